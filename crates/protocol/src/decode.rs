@@ -123,8 +123,14 @@ struct RecordEnvelope<'a> {
 }
 
 fn trim(line: &[u8]) -> &[u8] {
-    let start = line.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(line.len());
-    let end = line.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |i| i + 1);
+    let start = line
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(line.len());
+    let end = line
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |i| i + 1);
     &line[start..end]
 }
 
@@ -164,39 +170,48 @@ pub fn decode_line(line: &[u8]) -> Result<Decoded<'_>, DecodeError> {
         Err(source) => {
             // Valid JSON that is not an object (or whose `type` is not a string) is "not a
             // message"; anything else is not JSON.
-            return Err(if serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok() {
-                DecodeError::NotAMessage { excerpt: excerpt(line) }
-            } else {
-                DecodeError::NotJson { excerpt: excerpt(line), source }
-            });
+            return Err(
+                if serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok() {
+                    DecodeError::NotAMessage {
+                        excerpt: excerpt(line),
+                    }
+                } else {
+                    DecodeError::NotJson {
+                        excerpt: excerpt(line),
+                        source,
+                    }
+                },
+            );
         }
     };
     let Some(ty) = envelope.ty else {
-        return Err(DecodeError::NotAMessage { excerpt: excerpt(line) });
+        return Err(DecodeError::NotAMessage {
+            excerpt: excerpt(line),
+        });
     };
-    if ty == "RECORD" {
-        if let Some(raw) = envelope.record {
-            let rec: RecordEnvelope<'_> =
-                serde_json::from_str(raw.get()).map_err(|source| DecodeError::Malformed {
-                    kind: "RECORD".into(),
-                    excerpt: excerpt(line),
-                    source,
-                })?;
-            if !rec.data.get().starts_with('{') {
-                return Err(DecodeError::Malformed {
-                    kind: "RECORD".into(),
-                    excerpt: excerpt(line),
-                    source: serde::de::Error::custom("record.data is not an object"),
-                });
-            }
-            return Ok(Decoded::Record(RecordRef {
-                stream: rec.stream,
-                namespace: rec.namespace,
-                emitted_at: emitted_at_millis(rec.emitted_at.as_ref()),
-                data: rec.data,
-                meta: rec.meta.filter(|m| m.get() != "null"),
-            }));
+    if ty == "RECORD"
+        && let Some(raw) = envelope.record
+    {
+        let rec: RecordEnvelope<'_> =
+            serde_json::from_str(raw.get()).map_err(|source| DecodeError::Malformed {
+                kind: "RECORD".into(),
+                excerpt: excerpt(line),
+                source,
+            })?;
+        if !rec.data.get().starts_with('{') {
+            return Err(DecodeError::Malformed {
+                kind: "RECORD".into(),
+                excerpt: excerpt(line),
+                source: serde::de::Error::custom("record.data is not an object"),
+            });
         }
+        return Ok(Decoded::Record(RecordRef {
+            stream: rec.stream,
+            namespace: rec.namespace,
+            emitted_at: emitted_at_millis(rec.emitted_at.as_ref()),
+            data: rec.data,
+            meta: rec.meta.filter(|m| m.get() != "null"),
+        }));
     }
     serde_json::from_slice::<AirbyteMessage>(line)
         .map(|m| Decoded::Message(Box::new(m)))
@@ -213,11 +228,13 @@ pub fn decode_message(line: &[u8]) -> Result<Option<AirbyteMessage>, DecodeError
         Decoded::Blank => Ok(None),
         Decoded::Message(m) => Ok(Some(*m)),
         Decoded::Record(r) => {
-            let rec = r.to_owned_message().map_err(|source| DecodeError::Malformed {
-                kind: "RECORD".into(),
-                excerpt: excerpt(line),
-                source,
-            })?;
+            let rec = r
+                .to_owned_message()
+                .map_err(|source| DecodeError::Malformed {
+                    kind: "RECORD".into(),
+                    excerpt: excerpt(line),
+                    source,
+                })?;
             Ok(Some(AirbyteMessage::record(rec)))
         }
     }
@@ -231,7 +248,9 @@ mod tests {
     #[test]
     fn record_fast_path_keeps_data_raw() {
         let line = br#"{"type":"RECORD","record":{"stream":"s\"q","namespace":"ns","data":{"a":[1,2],"b":null},"emitted_at":1.7e12,"meta":{"changes":[]}}}"#;
-        let Decoded::Record(r) = decode_line(line).unwrap() else { panic!() };
+        let Decoded::Record(r) = decode_line(line).unwrap() else {
+            panic!()
+        };
         assert_eq!(r.stream, "s\"q");
         assert_eq!(r.namespace.as_deref(), Some("ns"));
         assert_eq!(r.emitted_at, 1_700_000_000_000);
@@ -244,7 +263,9 @@ mod tests {
     #[test]
     fn other_messages_parse_fully() {
         let line = br#"{"type":"STATE","state":{"type":"GLOBAL","global":{"shared_state":{"lsn":5},"stream_states":[{"stream_descriptor":{"name":"a"},"stream_state":{"c":1}}]},"sourceStats":{"recordCount":3.0}}}"#;
-        let Decoded::Message(m) = decode_line(line).unwrap() else { panic!() };
+        let Decoded::Message(m) = decode_line(line).unwrap() else {
+            panic!()
+        };
         let st = m.state.unwrap();
         assert_eq!(st.kind(), StateType::Global);
         let g = st.global.unwrap();
@@ -254,9 +275,18 @@ mod tests {
 
     #[test]
     fn errors_are_classified() {
-        assert!(matches!(decode_line(b"hello world"), Err(DecodeError::NotJson { .. })));
-        assert!(matches!(decode_line(b"[1,2]"), Err(DecodeError::NotAMessage { .. })));
-        assert!(matches!(decode_line(b"{\"a\":1}"), Err(DecodeError::NotAMessage { .. })));
+        assert!(matches!(
+            decode_line(b"hello world"),
+            Err(DecodeError::NotJson { .. })
+        ));
+        assert!(matches!(
+            decode_line(b"[1,2]"),
+            Err(DecodeError::NotAMessage { .. })
+        ));
+        assert!(matches!(
+            decode_line(b"{\"a\":1}"),
+            Err(DecodeError::NotAMessage { .. })
+        ));
         assert!(matches!(
             decode_line(br#"{"type":"RECORD","record":{"data":{}}}"#),
             Err(DecodeError::Malformed { .. })

@@ -65,12 +65,18 @@ impl AirbyteMessage {
 
     /// A RECORD message.
     pub fn record(record: AirbyteRecordMessage) -> Self {
-        Self { record: Some(record), ..Self::empty(MessageType::Record) }
+        Self {
+            record: Some(record),
+            ..Self::empty(MessageType::Record)
+        }
     }
 
     /// A STATE message.
     pub fn state(state: AirbyteStateMessage) -> Self {
-        Self { state: Some(state), ..Self::empty(MessageType::State) }
+        Self {
+            state: Some(state),
+            ..Self::empty(MessageType::State)
+        }
     }
 
     /// A LOG message.
@@ -88,27 +94,42 @@ impl AirbyteMessage {
 
     /// A TRACE message.
     pub fn trace(trace: AirbyteTraceMessage) -> Self {
-        Self { trace: Some(trace), ..Self::empty(MessageType::Trace) }
+        Self {
+            trace: Some(trace),
+            ..Self::empty(MessageType::Trace)
+        }
     }
 
     /// A SPEC message.
     pub fn spec(spec: ConnectorSpecification) -> Self {
-        Self { spec: Some(spec), ..Self::empty(MessageType::Spec) }
+        Self {
+            spec: Some(spec),
+            ..Self::empty(MessageType::Spec)
+        }
     }
 
     /// A CATALOG message.
     pub fn catalog(catalog: AirbyteCatalog) -> Self {
-        Self { catalog: Some(catalog), ..Self::empty(MessageType::Catalog) }
+        Self {
+            catalog: Some(catalog),
+            ..Self::empty(MessageType::Catalog)
+        }
     }
 
     /// A CONNECTION_STATUS message.
     pub fn connection_status(status: AirbyteConnectionStatus) -> Self {
-        Self { connection_status: Some(status), ..Self::empty(MessageType::ConnectionStatus) }
+        Self {
+            connection_status: Some(status),
+            ..Self::empty(MessageType::ConnectionStatus)
+        }
     }
 
     /// A CONTROL message.
     pub fn control(control: AirbyteControlMessage) -> Self {
-        Self { control: Some(control), ..Self::empty(MessageType::Control) }
+        Self {
+            control: Some(control),
+            ..Self::empty(MessageType::Control)
+        }
     }
 
     /// The message as one protocol line (compact JSON, no newline).
@@ -164,7 +185,11 @@ pub struct AirbyteStateMessage {
     /// The LEGACY state blob.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Value>,
-    #[serde(default, rename = "sourceStats", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "sourceStats",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub source_stats: Option<AirbyteStateStats>,
     #[serde(
         default,
@@ -191,7 +216,11 @@ impl AirbyteStateMessage {
 /// `AirbyteStateStats`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AirbyteStateStats {
-    #[serde(rename = "recordCount", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "recordCount",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub record_count: Option<f64>,
     #[serde(flatten, skip_serializing_if = "is_empty")]
     pub extra: Extra,
@@ -231,7 +260,11 @@ pub struct StreamDescriptor {
 impl StreamDescriptor {
     /// A descriptor without namespace.
     pub fn new(name: impl Into<String>) -> Self {
-        Self { name: name.into(), namespace: None, extra: Extra::new() }
+        Self {
+            name: name.into(),
+            namespace: None,
+            extra: Extra::new(),
+        }
     }
 }
 
@@ -345,7 +378,11 @@ pub struct AirbyteControlMessage {
     #[serde(rename = "type")]
     pub r#type: OrchestratorType,
     pub emitted_at: f64,
-    #[serde(rename = "connectorConfig", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "connectorConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub connector_config: Option<AirbyteControlConnectorConfigMessage>,
     #[serde(flatten, skip_serializing_if = "is_empty")]
     pub extra: Extra,
@@ -362,18 +399,38 @@ pub struct AirbyteControlConnectorConfigMessage {
 /// `ConnectorSpecification`: what a connector accepts as config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConnectorSpecification {
-    #[serde(rename = "documentationUrl", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "documentationUrl",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub documentation_url: Option<String>,
-    #[serde(rename = "changelogUrl", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "changelogUrl",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub changelog_url: Option<String>,
     /// A JSON schema of the config.
     #[serde(rename = "connectionSpecification")]
     pub connection_specification: Value,
-    #[serde(rename = "supportsIncremental", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "supportsIncremental",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub supports_incremental: Option<bool>,
-    #[serde(rename = "supportsNormalization", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "supportsNormalization",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub supports_normalization: Option<bool>,
-    #[serde(rename = "supportsDBT", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "supportsDBT",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub supports_dbt: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supported_destination_sync_modes: Option<Vec<DestinationSyncMode>>,

@@ -1,0 +1,516 @@
+//! Python connectors installed from PyPI into their own virtualenv (uv, or venv + pip).
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::docker::project_dir;
+use crate::error::ConnectorError;
+use crate::executor::{Executor, check_executable, execute_program, is_executable_file, which};
+use crate::invocation::Invocation;
+use crate::process::ConnectorProcess;
+
+/// How a venv is made and filled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Installer {
+    /// `uv venv` + `uv pip install` (uv from PATH, else installed by us into a tool dir).
+    Uv,
+    /// `python3 -m venv` + `<venv>/bin/pip install`.
+    Pip,
+}
+
+impl Installer {
+    /// `Pip` when `AIRBYTE_NO_UV` is `1`, `true` or `yes` (any case), else `Uv`.
+    pub fn from_env() -> Self {
+        let no_uv = std::env::var("AIRBYTE_NO_UV")
+            .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
+            .unwrap_or(false);
+        if no_uv { Self::Pip } else { Self::Uv }
+    }
+}
+
+/// The dir where airbyte-rs installs its own tools (uv): `$HOME/.cache/airbyte-rs/tools`.
+pub fn tools_dir() -> PathBuf {
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from);
+    home.unwrap_or_else(std::env::temp_dir)
+        .join(".cache/airbyte-rs/tools")
+}
+
+/// Where venvs go by default: `AIRBYTE_INSTALL_DIR`, else `AIRBYTE_PROJECT_DIR`, else the cwd.
+pub fn default_install_root() -> PathBuf {
+    match std::env::var_os("AIRBYTE_INSTALL_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => project_dir(),
+    }
+}
+
+/// The stderr lines kept in an install error.
+const STDERR_TAIL_LINES: usize = 25;
+
+fn tail_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Hides the user:password part of URLs (`git+https://token@host/…` in a pip_url).
+fn redact_credentials(arg: &str) -> String {
+    if let Some(scheme_end) = arg.find("://") {
+        let rest = &arg[scheme_end + 3..];
+        let host_end = rest.find('/').unwrap_or(rest.len());
+        if let Some(at) = rest[..host_end].rfind('@') {
+            return format!("{}://***@{}", &arg[..scheme_end], &rest[at + 1..]);
+        }
+    }
+    arg.to_string()
+}
+
+/// A command as text for logs and errors, credentials hidden.
+fn shown(command: &Command) -> String {
+    let mut parts = vec![command.get_program().to_string_lossy().into_owned()];
+    parts.extend(
+        command
+            .get_args()
+            .map(|a| redact_credentials(&a.to_string_lossy())),
+    );
+    parts.join(" ")
+}
+
+/// A Python connector in `<install root>/.venv-<name>`, run as `<venv>/bin/<name>`.
+#[derive(Debug, Clone)]
+pub struct VenvExecutor {
+    name: String,
+    package: String,
+    pip_url: Option<String>,
+    version: Option<String>,
+    install_root: PathBuf,
+    use_python: Option<String>,
+    installer: Installer,
+    env: Vec<(String, String)>,
+}
+
+impl VenvExecutor {
+    /// The connector `name` from package `airbyte-<name>`, installed under
+    /// [`default_install_root`] with the installer chosen by `AIRBYTE_NO_UV`.
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            package: format!("airbyte-{name}"),
+            pip_url: None,
+            version: None,
+            install_root: default_install_root(),
+            use_python: None,
+            installer: Installer::from_env(),
+            env: Vec::new(),
+        }
+    }
+
+    /// Installs from this pip requirement instead (split like a shell: several args allowed).
+    pub fn with_pip_url(mut self, pip_url: impl Into<String>) -> Self {
+        self.pip_url = Some(pip_url.into());
+        self
+    }
+
+    /// Pins the version (`airbyte-<name>==<version>`); checked by `ensure_installation`.
+    pub fn with_version(mut self, version: impl Into<String>) -> Self {
+        self.version = Some(version.into());
+        self
+    }
+
+    /// The dir in which `.venv-<name>` is made.
+    pub fn with_install_root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.install_root = root.into();
+        self
+    }
+
+    /// The Python to build the venv with: a path or a version (`3.11`).
+    pub fn with_python(mut self, python: impl Into<String>) -> Self {
+        self.use_python = Some(python.into());
+        self
+    }
+
+    /// Chooses uv or pip explicitly.
+    pub fn with_installer(mut self, installer: Installer) -> Self {
+        self.installer = installer;
+        self
+    }
+
+    /// The PyPI package whose version is checked (default `airbyte-<name>`).
+    pub fn with_package_name(mut self, package: impl Into<String>) -> Self {
+        self.package = package.into();
+        self
+    }
+
+    /// Sets an environment variable for the connector and the install commands.
+    pub fn with_env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// `<install root>/.venv-<name>`.
+    pub fn venv_path(&self) -> PathBuf {
+        self.install_root.join(format!(".venv-{}", self.name))
+    }
+
+    /// `<venv>/bin/<name>`.
+    pub fn executable_path(&self) -> PathBuf {
+        self.venv_path().join("bin").join(&self.name)
+    }
+
+    fn venv_python(&self) -> PathBuf {
+        self.venv_path().join("bin").join("python")
+    }
+
+    /// What `pip install` is given.
+    pub fn requirements(&self) -> Result<Vec<String>, ConnectorError> {
+        match (&self.pip_url, &self.version) {
+            (Some(url), _) => shlex::split(url).filter(|v| !v.is_empty()).ok_or_else(|| {
+                ConnectorError::InvalidOptions {
+                    connector: self.name.clone(),
+                    message: format!("pip_url `{url}` cannot be split into arguments (unbalanced quotes?) or is empty."),
+                }
+            }),
+            (None, Some(v)) if v != "latest" => Ok(vec![format!("{}=={v}", self.package)]),
+            (None, _) => Ok(vec![self.package.clone()]),
+        }
+    }
+
+    fn path_var(&self) -> Option<std::ffi::OsString> {
+        crate::executor::path_from_env(&self.env)
+    }
+
+    fn failed(
+        &self,
+        command: &Command,
+        status: String,
+        stderr: &str,
+        hint: &str,
+    ) -> ConnectorError {
+        ConnectorError::InstallFailed {
+            connector: self.name.clone(),
+            command: shown(command),
+            status,
+            stderr_tail: tail_lines(stderr, STDERR_TAIL_LINES),
+            hint: hint.to_string(),
+        }
+    }
+
+    /// Runs an install step, capturing its output for the error.
+    fn run_step(&self, mut command: Command, hint: &str) -> Result<(), ConnectorError> {
+        command
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null());
+        tracing::info!(connector = %self.name, "running {}", shown(&command));
+        match command.output() {
+            Ok(out) if out.status.success() => Ok(()),
+            Ok(out) => {
+                let mut text = String::from_utf8_lossy(&out.stderr).into_owned();
+                if text.trim().is_empty() {
+                    text = String::from_utf8_lossy(&out.stdout).into_owned();
+                }
+                Err(self.failed(&command, format!("failed ({})", out.status), &text, hint))
+            }
+            Err(e) => Err(self.failed(&command, format!("could not start: {e}"), "", hint)),
+        }
+    }
+
+    fn python3(&self) -> Result<PathBuf, ConnectorError> {
+        let pv = self.path_var();
+        which("python3", pv.as_deref()).ok_or_else(|| ConnectorError::ExecutableNotFound {
+            connector: self.name.clone(),
+            searched: format!("`python3` in {}", crate::executor::describe_path_var(pv.as_deref())),
+            hint: "Install Python 3 (python3 on PATH) to install Python connectors, or use a Docker image.".to_string(),
+        })
+    }
+
+    /// `uv` from PATH, else from our tool dir, installed there with pip when missing.
+    fn uv(&self) -> Result<PathBuf, ConnectorError> {
+        if let Some(uv) = which("uv", self.path_var().as_deref()) {
+            return Ok(uv);
+        }
+        let dir = tools_dir().join("uv");
+        let uv = dir.join("bin").join("uv");
+        if is_executable_file(&uv) {
+            return Ok(uv);
+        }
+        let python = self.python3()?;
+        let staging = tools_dir().join(format!("uv-staging-{}", uuid::Uuid::new_v4().simple()));
+        let mut cmd = Command::new(&python);
+        cmd.args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--target",
+        ])
+        .arg(&staging)
+        .arg("uv");
+        let result = self.run_step(
+            cmd,
+            "uv was not on PATH, and installing it with pip failed. Install uv yourself, or set AIRBYTE_NO_UV=1 to use venv + pip.",
+        );
+        if let Err(e) = result {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+        // Another process may have won the race; either copy will do.
+        if std::fs::rename(&staging, &dir).is_err() {
+            let _ = std::fs::remove_dir_all(&staging);
+        }
+        if is_executable_file(&uv) {
+            Ok(uv)
+        } else {
+            Err(ConnectorError::ExecutableNotFound {
+                connector: self.name.clone(),
+                searched: uv.display().to_string(),
+                hint: "pip installed the `uv` package but no `bin/uv` appeared. Install uv on PATH yourself, or set AIRBYTE_NO_UV=1.".to_string(),
+            })
+        }
+    }
+
+    fn pip_python(&self) -> Result<PathBuf, ConnectorError> {
+        match &self.use_python {
+            None => self.python3(),
+            Some(p) if p.contains('/') => Ok(PathBuf::from(p)),
+            Some(v) => {
+                let name = format!("python{v}");
+                let pv = self.path_var();
+                which(&name, pv.as_deref()).ok_or_else(|| ConnectorError::ExecutableNotFound {
+                    connector: self.name.clone(),
+                    searched: format!(
+                        "`{name}` in {}",
+                        crate::executor::describe_path_var(pv.as_deref())
+                    ),
+                    hint: format!("Install Python {v}, or give the path of a Python interpreter."),
+                })
+            }
+        }
+    }
+
+    /// Makes the venv if needed and installs the requirements into it; `force` reinstalls
+    /// packages that are already there (to repair a venv whose executable went missing).
+    fn install_with(&self, force: bool) -> Result<(), ConnectorError> {
+        let requirements = self.requirements()?;
+        let venv = self.venv_path();
+        let created_here = !venv.exists();
+        if let Err(e) = std::fs::create_dir_all(&self.install_root) {
+            return Err(ConnectorError::InstallFailed {
+                connector: self.name.clone(),
+                command: format!("mkdir -p {}", self.install_root.display()),
+                status: format!("failed: {e}"),
+                stderr_tail: String::new(),
+                hint: "Choose a writable install dir (AIRBYTE_INSTALL_DIR).".into(),
+            });
+        }
+        let result = self.install_inner(&venv, &requirements, force);
+        if result.is_err() && created_here {
+            // Do not leave a half-made venv that would look installed next time.
+            let _ = std::fs::remove_dir_all(&venv);
+        }
+        result
+    }
+
+    fn install_inner(
+        &self,
+        venv: &Path,
+        requirements: &[String],
+        force: bool,
+    ) -> Result<(), ConnectorError> {
+        let python = self.venv_python();
+        let hint = "Check the package name and version on PyPI and the network access to it.";
+        match self.installer {
+            Installer::Uv => {
+                let uv = self.uv()?;
+                if !python.exists() {
+                    let mut cmd = Command::new(&uv);
+                    cmd.arg("venv").arg(venv).arg("--quiet");
+                    if let Some(p) = &self.use_python {
+                        cmd.args(["--python", p]);
+                    }
+                    self.run_step(cmd, "Check that the requested Python is installed.")?;
+                }
+                let mut cmd = Command::new(&uv);
+                cmd.args(["pip", "install", "--quiet", "--python"])
+                    .arg(&python);
+                if force {
+                    cmd.arg("--reinstall");
+                }
+                cmd.args(requirements);
+                self.run_step(cmd, hint)
+            }
+            Installer::Pip => {
+                if !python.exists() {
+                    let mut cmd = Command::new(self.pip_python()?);
+                    cmd.args(["-m", "venv"]).arg(venv);
+                    self.run_step(
+                        cmd,
+                        "Check that Python's venv module is installed (e.g. the python3-venv package).",
+                    )?;
+                }
+                let mut cmd = Command::new(venv.join("bin").join("pip"));
+                cmd.args(["install", "--quiet", "--disable-pip-version-check"]);
+                if force {
+                    cmd.arg("--force-reinstall");
+                }
+                cmd.args(requirements);
+                self.run_step(cmd, hint)
+            }
+        }
+    }
+}
+
+impl Executor for VenvExecutor {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn execute(&self, invocation: Invocation) -> Result<ConnectorProcess, ConnectorError> {
+        let exe = self.executable_path();
+        if !exe.exists() {
+            return Err(ConnectorError::NotInstalled {
+                connector: self.name.clone(),
+                detail: format!("{} does not exist", exe.display()),
+            });
+        }
+        check_executable(&self.name, &exe)?;
+        execute_program(&self.name, &exe, &self.env, invocation)
+    }
+
+    fn ensure_installation(&self, auto_fix: bool) -> Result<(), ConnectorError> {
+        let exe = self.executable_path();
+        if !self.venv_python().exists() || !exe.exists() {
+            if !auto_fix {
+                return Err(ConnectorError::NotInstalled {
+                    connector: self.name.clone(),
+                    detail: format!("{} does not exist", exe.display()),
+                });
+            }
+            // A venv without the executable is broken: reinstall over it.
+            self.install_with(self.venv_python().exists())?;
+        }
+        if let Some(wanted) = self.version.as_deref().filter(|v| *v != "latest") {
+            let found = self.installed_version();
+            if found.as_deref() != Some(wanted) {
+                if auto_fix {
+                    tracing::info!(
+                        connector = %self.name,
+                        "installed version {} differs from {wanted}; reinstalling",
+                        found.as_deref().unwrap_or("none")
+                    );
+                    self.install()?;
+                }
+                let found = self.installed_version();
+                if found.as_deref() != Some(wanted) {
+                    return Err(ConnectorError::VersionMismatch {
+                        connector: self.name.clone(),
+                        package: self.package.clone(),
+                        wanted: wanted.to_string(),
+                        found: found.unwrap_or_else(|| "none".into()),
+                    });
+                }
+            }
+        }
+        if !exe.exists() {
+            return Err(ConnectorError::NotInstalled {
+                connector: self.name.clone(),
+                detail: format!(
+                    "the package was installed but provides no `{}` executable in {}",
+                    self.name,
+                    exe.parent()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default()
+                ),
+            });
+        }
+        check_executable(&self.name, &exe)
+    }
+
+    fn install(&self) -> Result<(), ConnectorError> {
+        self.install_with(false)
+    }
+
+    fn uninstall(&self) -> Result<(), ConnectorError> {
+        let venv = self.venv_path();
+        match std::fs::remove_dir_all(&venv) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(ConnectorError::InstallFailed {
+                connector: self.name.clone(),
+                command: format!("rm -r {}", venv.display()),
+                status: format!("failed: {e}"),
+                stderr_tail: String::new(),
+                hint: "Check the permissions of the venv directory.".into(),
+            }),
+        }
+    }
+
+    fn installed_version(&self) -> Option<String> {
+        let python = self.venv_python();
+        if !python.exists() {
+            return None;
+        }
+        let code = format!(
+            "import importlib.metadata as m; print(m.version({}))",
+            serde_json::to_string(&self.package).ok()?
+        );
+        let out = Command::new(&python)
+            .args([OsStr::new("-c"), OsStr::new(&code)])
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        let v = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        (out.status.success() && !v.is_empty()).then_some(v)
+    }
+
+    fn describe(&self) -> String {
+        self.executable_path().display().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requirements_and_paths() {
+        let v = VenvExecutor::new("source-faker").with_install_root("/x");
+        assert_eq!(v.venv_path(), PathBuf::from("/x/.venv-source-faker"));
+        assert_eq!(
+            v.executable_path(),
+            PathBuf::from("/x/.venv-source-faker/bin/source-faker")
+        );
+        assert_eq!(v.requirements().unwrap(), vec!["airbyte-source-faker"]);
+        let v = v.with_version("6.2.1");
+        assert_eq!(
+            v.requirements().unwrap(),
+            vec!["airbyte-source-faker==6.2.1"]
+        );
+        let v = v.with_pip_url("'airbyte-source-faker @ file:///a b' extra");
+        assert_eq!(
+            v.requirements().unwrap(),
+            vec!["airbyte-source-faker @ file:///a b", "extra"]
+        );
+    }
+
+    #[test]
+    fn credentials_are_hidden() {
+        assert_eq!(
+            redact_credentials("git+https://user:tok@github.com/a/b.git"),
+            "git+https://***@github.com/a/b.git"
+        );
+        assert_eq!(
+            redact_credentials("airbyte-source-x==1"),
+            "airbyte-source-x==1"
+        );
+        assert_eq!(redact_credentials("https://host/p@x"), "https://host/p@x");
+    }
+
+    #[test]
+    fn tail_keeps_last_lines() {
+        assert_eq!(tail_lines("a\n\nb\nc\n", 2), "b\nc");
+    }
+}
