@@ -1,1 +1,58 @@
-//! placeholder
+//! airbyte-rs: run Airbyte connectors outside the Airbyte platform (PyAirbyte in Rust).
+//!
+//! ```no_run
+//! use airbyte as ab;
+//!
+//! let mut source = ab::get_source(
+//!     "source-faker",
+//!     Some(serde_json::json!({"count": 100})),
+//!     ab::SourceOptions::default(),
+//! )?;
+//! source.check()?;
+//! println!("streams: {:?}", source.get_available_streams()?);
+//! source.select_streams(["users", "products"])?;
+//! for record in source.get_records("users", Some(10))? {
+//!     let record = record?;
+//!     println!("{:?}", record.get("name"));
+//! }
+//! # Ok::<(), ab::Error>(())
+//! ```
+//!
+//! Configs may refer to secrets as `secret_reference::NAME` (resolved from the environment,
+//! then `./.env`), see [`secrets`]. Errors are [`Error`], whose messages say what failed, why,
+//! and what to do.
+
+pub mod config;
+mod dataset;
+mod error;
+mod executor_choice;
+mod read;
+pub mod registry;
+pub mod secrets;
+mod source;
+
+pub use abrs_caches::records::{RecordOptions, StreamRecord, StreamRecordHandler};
+pub use dataset::LazyDataset;
+pub use error::{ConnectorError, Error, Result, Violation};
+pub use read::{ProgressCallback, ReadOptions, ReadProgress, ReadResult, StreamReadSummary};
+pub use executor_choice::{ExecutorPlan, UsePython, choose_executor};
+pub use registry::{ConnectorMetadata, InstallType, get_available_connectors};
+pub use secrets::{SecretString, get_secret};
+pub use source::{
+    ConfigCallback, GetRecordsOptions, KeyFields, Source, SourceOptions, SpecFormat,
+    StreamSelection, get_source,
+};
+
+/// The Airbyte protocol types (messages, catalogs, specs), re-exported.
+pub use abrs_protocol as protocol;
+
+/// Connector execution (executors, invocations, processes), re-exported for advanced use.
+pub use abrs_connectors as connectors;
+
+/// Arrow (the version DuckDB uses), for query results and datasets.
+pub use abrs_caches::arrow;
+
+pub use abrs_caches::{
+    CachedDataset, DuckDbCache, LoadOptions, WriteMethod, WriteStrategy, default_cache,
+    new_local_cache,
+};

@@ -1,1 +1,50 @@
-//! placeholder
+//! SQL caches for Airbyte data: the DuckDB cache, its streaming loader, type mapping, name
+//! normalization, write strategies, the state store and datasets.
+//!
+//! The on-disk layout is PyAirbyte 0.71's, so a cache written here opens in PyAirbyte and vice
+//! versa; PyAirbyte's bugs (see `pyairbyte.md` §6) are fixed.
+//!
+//! ```no_run
+//! use abrs_caches::{DuckDbCache, LoadOptions, WriteStrategy};
+//! # fn run(catalog: abrs_protocol::ConfiguredAirbyteCatalog, lines: Vec<Vec<u8>>) -> abrs_caches::Result<()> {
+//! let cache = DuckDbCache::new("/tmp/cache.duckdb");
+//! let mut writer = cache.begin_load("source-x", &catalog, WriteStrategy::Auto, LoadOptions::default())?;
+//! for line in &lines {
+//!     match abrs_protocol::decode_line(line) {
+//!         Ok(abrs_protocol::Decoded::Record(r)) => writer.record(&r)?,
+//!         Ok(abrs_protocol::Decoded::Message(m)) => {
+//!             if let Some(state) = &m.state {
+//!                 writer.state(state)?;
+//!             }
+//!         }
+//!         _ => {}
+//!     }
+//! }
+//! let summary = writer.finish()?;
+//! println!("{} records", summary.total_records());
+//! # Ok(()) }
+//! ```
+
+mod cache;
+mod columns;
+pub mod dataset;
+pub mod error;
+pub mod loader;
+pub mod names;
+pub mod records;
+pub mod state;
+pub mod types;
+mod worker;
+
+pub use cache::{DuckDbCache, STATE_TABLE, STREAMS_TABLE, cache_root, default_cache, new_local_cache};
+pub use dataset::{CachedDataset, Row, RowIter};
+pub use error::{CacheError, Result};
+pub use loader::{
+    CacheWriter, LoadOptions, LoadSummary, StreamLoadSummary, WriteMethod, WriteStrategy,
+    resolve_write_method,
+};
+pub use state::StateProvider;
+pub use types::SqlType;
+
+/// Arrow, as used by this crate's APIs (the same version DuckDB was built against).
+pub use arrow;

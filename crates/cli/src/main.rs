@@ -1,1 +1,89 @@
-fn main() {}
+//! `abrs`: the airbyte-rs command line.
+//!
+//! Exit codes: 0 success; 1 a connector or its data failed (check failed, connector error,
+//! invalid config, install failure); 2 usage (bad arguments, unknown stream, unreadable
+//! `--config`, missing executable). Data goes to stdout; progress, logs and errors go to stderr,
+//! errors as one paragraph saying what failed, why, and what to do.
+
+mod commands;
+mod connector_args;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// airbyte-rs: run Airbyte connectors (PyAirbyte in Rust).
+#[derive(Debug, Parser)]
+#[command(name = "abrs", version, about, long_about = None, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print a connector's spec (what its config accepts).
+    Spec(commands::spec::Args),
+    /// Check that a config works (the connector's `check`).
+    Check(commands::check::Args),
+    /// List the streams a source offers (the connector's `discover`).
+    Discover(commands::discover::Args),
+    /// Print one stream's records, one JSON object per line on stdout.
+    Records(commands::records::Args),
+    /// Install a connector (Python connectors into `.venv-<name>`).
+    Install(commands::install::Args),
+    /// Print the spec (YAML, on stderr); with --config, validate it and run check
+    /// (as `pyab validate`).
+    Validate(commands::validate::Args),
+    /// Read streams into a cache (DuckDB by default), with incremental state.
+    Read(commands::read::Args),
+    /// Run SQL over a cache and print the result.
+    Query(commands::query::Args),
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Spec(args) => commands::spec::run(args),
+        Command::Check(args) => commands::check::run(args),
+        Command::Discover(args) => commands::discover::run(args),
+        Command::Records(args) => commands::records::run(args),
+        Command::Install(args) => commands::install::run(args),
+        Command::Validate(args) => commands::validate::run(args),
+        Command::Read(args) => commands::read::run(args),
+        Command::Query(args) => commands::query::run(args),
+    }
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("ABRS_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help/--version print to stdout and succeed; real parse errors are usage (2).
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_logging();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            output::print_error(&err);
+            ExitCode::from(output::exit_code(&err))
+        }
+    }
+}

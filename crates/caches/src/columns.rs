@@ -1,0 +1,227 @@
+//! Typed column buffers: raw JSON value text in, Arrow arrays out. The loader's hot path.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder,
+    Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
+};
+use arrow::datatypes::{DataType, TimeUnit};
+
+use crate::types::{SqlType, parse_date, parse_time_micros, parse_timestamp_micros};
+
+/// The value did not fit the column (it was stored as NULL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Misfit;
+
+/// An Arrow builder for one column type.
+pub(crate) enum ColumnBuffer {
+    Int(Int64Builder),
+    Float(Float64Builder),
+    Bool(BooleanBuilder),
+    /// VARCHAR, and types the loader does not convert itself (cast by DuckDB on insert).
+    Text(StringBuilder),
+    /// JSON: the value's JSON text, verbatim.
+    Json(StringBuilder),
+    Date(Date32Builder),
+    Time(Time64MicrosecondBuilder),
+    Timestamp(TimestampMicrosecondBuilder),
+    TimestampTz(TimestampMicrosecondBuilder),
+}
+
+/// The text of a JSON string literal, unescaped (borrowed when there is nothing to unescape).
+pub(crate) fn string_content(raw: &str) -> Option<Cow<'_, str>> {
+    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+    if !inner.contains('\\') {
+        return Some(Cow::Borrowed(inner));
+    }
+    serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
+}
+
+fn parse_int(text: &str) -> Option<i64> {
+    if let Ok(v) = text.parse::<i64>() {
+        return Some(v);
+    }
+    // `5.0` or `1e3` from connectors that write integers as floats.
+    let f = text.parse::<f64>().ok()?;
+    (f.is_finite() && f.fract() == 0.0 && f.abs() < 9.2e18).then_some(f as i64)
+}
+
+impl ColumnBuffer {
+    pub(crate) fn new(ty: &SqlType, capacity: usize) -> Self {
+        match ty {
+            SqlType::BigInt => Self::Int(Int64Builder::with_capacity(capacity)),
+            SqlType::Double => Self::Float(Float64Builder::with_capacity(capacity)),
+            SqlType::Boolean => Self::Bool(BooleanBuilder::with_capacity(capacity)),
+            SqlType::Varchar | SqlType::Other(_) => {
+                Self::Text(StringBuilder::with_capacity(capacity, capacity * 16))
+            }
+            SqlType::Json => Self::Json(StringBuilder::with_capacity(capacity, capacity * 32)),
+            SqlType::Date => Self::Date(Date32Builder::with_capacity(capacity)),
+            SqlType::Time => Self::Time(Time64MicrosecondBuilder::with_capacity(capacity)),
+            SqlType::Timestamp => {
+                Self::Timestamp(TimestampMicrosecondBuilder::with_capacity(capacity))
+            }
+            SqlType::TimestampTz => Self::TimestampTz(
+                TimestampMicrosecondBuilder::with_capacity(capacity).with_timezone("UTC"),
+            ),
+        }
+    }
+
+    /// The Arrow type of the arrays this buffer produces.
+    pub(crate) fn data_type(&self) -> DataType {
+        match self {
+            Self::Int(_) => DataType::Int64,
+            Self::Float(_) => DataType::Float64,
+            Self::Bool(_) => DataType::Boolean,
+            Self::Text(_) | Self::Json(_) => DataType::Utf8,
+            Self::Date(_) => DataType::Date32,
+            Self::Time(_) => DataType::Time64(TimeUnit::Microsecond),
+            Self::Timestamp(_) => DataType::Timestamp(TimeUnit::Microsecond, None),
+            Self::TimestampTz(_) => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        }
+    }
+
+    pub(crate) fn push_null(&mut self) {
+        match self {
+            Self::Int(b) => b.append_null(),
+            Self::Float(b) => b.append_null(),
+            Self::Bool(b) => b.append_null(),
+            Self::Text(b) | Self::Json(b) => b.append_null(),
+            Self::Date(b) => b.append_null(),
+            Self::Time(b) => b.append_null(),
+            Self::Timestamp(b) | Self::TimestampTz(b) => b.append_null(),
+        }
+    }
+
+    /// Appends one JSON value given as its raw text. A value that does not fit is appended as
+    /// NULL and reported as [`Misfit`].
+    pub(crate) fn push_raw(&mut self, raw: &str) -> Result<(), Misfit> {
+        let first = raw.as_bytes().first().copied().unwrap_or(b'n');
+        if first == b'n' {
+            self.push_null();
+            return Ok(());
+        }
+        let ok = match self {
+            Self::Json(b) => {
+                b.append_value(raw);
+                true
+            }
+            Self::Text(b) => {
+                if first == b'"' {
+                    match string_content(raw) {
+                        Some(s) => b.append_value(s),
+                        None => b.append_value(raw),
+                    }
+                } else {
+                    // Numbers, booleans, objects and arrays are kept as their JSON text.
+                    b.append_value(raw);
+                }
+                true
+            }
+            Self::Int(b) => {
+                let v = match first {
+                    b'"' => string_content(raw).and_then(|s| parse_int(s.trim())),
+                    b'-' | b'0'..=b'9' => parse_int(raw),
+                    _ => None,
+                };
+                v.map(|v| b.append_value(v)).is_some()
+            }
+            Self::Float(b) => {
+                let v = match first {
+                    b'"' => string_content(raw).and_then(|s| s.trim().parse::<f64>().ok()),
+                    b'-' | b'0'..=b'9' => raw.parse::<f64>().ok().filter(|f| f.is_finite()),
+                    _ => None,
+                };
+                v.map(|v| b.append_value(v)).is_some()
+            }
+            Self::Bool(b) => {
+                let v = match raw {
+                    "true" => Some(true),
+                    "false" => Some(false),
+                    _ if first == b'"' => string_content(raw).and_then(|s| {
+                        match s.trim().to_ascii_lowercase().as_str() {
+                            "true" => Some(true),
+                            "false" => Some(false),
+                            _ => None,
+                        }
+                    }),
+                    _ => None,
+                };
+                v.map(|v| b.append_value(v)).is_some()
+            }
+            Self::Date(b) => {
+                let v = string_content(raw).and_then(|s| parse_date(&s));
+                v.map(|v| b.append_value(v)).is_some()
+            }
+            Self::Time(b) => {
+                let v = string_content(raw).and_then(|s| parse_time_micros(&s));
+                v.map(|v| b.append_value(v)).is_some()
+            }
+            Self::Timestamp(b) | Self::TimestampTz(b) => {
+                let v = string_content(raw).and_then(|s| parse_timestamp_micros(&s));
+                v.map(|v| b.append_value(v)).is_some()
+            }
+        };
+        if ok {
+            Ok(())
+        } else {
+            self.push_null();
+            Err(Misfit)
+        }
+    }
+
+    /// The array of everything appended so far; the buffer starts over empty.
+    pub(crate) fn finish(&mut self) -> ArrayRef {
+        match self {
+            Self::Int(b) => Arc::new(b.finish()),
+            Self::Float(b) => Arc::new(b.finish()),
+            Self::Bool(b) => Arc::new(b.finish()),
+            Self::Text(b) | Self::Json(b) => Arc::new(b.finish()),
+            Self::Date(b) => Arc::new(b.finish()),
+            Self::Time(b) => Arc::new(b.finish()),
+            Self::Timestamp(b) => Arc::new(b.finish()),
+            Self::TimestampTz(b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::Int64Type;
+
+    #[test]
+    fn ints() {
+        let mut c = ColumnBuffer::new(&SqlType::BigInt, 8);
+        assert!(c.push_raw("5").is_ok());
+        assert!(c.push_raw("\"7\"").is_ok());
+        assert!(c.push_raw("2.0").is_ok());
+        assert!(c.push_raw("null").is_ok());
+        assert_eq!(c.push_raw("\"abc\""), Err(Misfit));
+        assert_eq!(c.push_raw("1.5"), Err(Misfit));
+        assert_eq!(c.push_raw("{}"), Err(Misfit));
+        let a = c.finish();
+        let a = a.as_primitive::<Int64Type>();
+        assert_eq!(a.len(), 7);
+        assert_eq!(a.value(0), 5);
+        assert_eq!(a.value(1), 7);
+        assert_eq!(a.value(2), 2);
+        assert_eq!(a.null_count(), 4);
+    }
+
+    #[test]
+    fn text_keeps_json_of_non_strings() {
+        let mut c = ColumnBuffer::new(&SqlType::Varchar, 8);
+        for raw in [r#""a\"b""#, "12", "true", r#"{"x":1}"#] {
+            c.push_raw(raw).unwrap();
+        }
+        let a = c.finish();
+        let a = a.as_string::<i32>();
+        assert_eq!(a.value(0), "a\"b");
+        assert_eq!(a.value(1), "12");
+        assert_eq!(a.value(3), r#"{"x":1}"#);
+    }
+}

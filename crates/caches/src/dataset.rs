@@ -1,0 +1,396 @@
+//! Datasets: a stream's table (optionally filtered) as rows, Arrow batches or Parquet.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, sync_channel};
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{DataType, Int8Type, Int16Type, Int32Type, Int64Type, TimeUnit};
+use arrow::datatypes::{Float32Type, Float64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type};
+use arrow::record_batch::RecordBatch;
+use serde_json::{Map, Number, Value};
+
+use crate::cache::{DuckDbCache, Instance, STREAMS_TABLE};
+use crate::error::{CacheError, DuckdbContext, Result};
+use crate::names::quote_ident;
+use crate::types::{SqlType, format_date, format_time, format_timestamp};
+
+/// One row of a dataset: column name → value (JSON columns parsed, dates and times as ISO
+/// 8601 text).
+pub type Row = Map<String, Value>;
+
+/// A stream's table in a cache, optionally filtered. Cheap to clone; each operation runs a
+/// fresh query, so it sees the latest committed data.
+#[derive(Clone)]
+pub struct CachedDataset {
+    instance: Arc<Instance>,
+    stream: String,
+    qualified: String,
+    filters: Vec<String>,
+    json_columns: Arc<HashSet<String>>,
+}
+
+impl std::fmt::Debug for CachedDataset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedDataset")
+            .field("stream", &self.stream)
+            .field("table", &self.qualified)
+            .field("filters", &self.filters)
+            .finish()
+    }
+}
+
+impl DuckDbCache {
+    /// The dataset of a stream in this cache.
+    pub fn dataset(&self, stream: &str) -> Result<CachedDataset> {
+        let table = self.table_name(stream)?;
+        let qualified = self.qualified(&table);
+        let schema = self.schema_name().to_string();
+        let (instance, columns, declared) = self.with_conn(|conn, instance| {
+            let columns = DuckDbCache::table_columns(conn, &schema, &table)?;
+            let declared: Option<String> = conn
+                .query_row(
+                    &format!(
+                        "SELECT catalog_metadata FROM {} WHERE table_name = ?",
+                        self.qualified(STREAMS_TABLE)
+                    ),
+                    [format!("{}{stream}", self.table_prefix())],
+                    |r| r.get(0),
+                )
+                .ok();
+            Ok((instance.clone(), columns, declared))
+        })?;
+        if columns.is_empty() {
+            return Err(CacheError::StreamNotInCache {
+                stream: stream.to_string(),
+                table,
+                available: self.streams().map(|s| s.join(", ")).unwrap_or_default(),
+            });
+        }
+        // JSON data: JSON columns, and VARCHAR columns whose declared type is JSON (builds
+        // without DuckDB's JSON type store it as text).
+        let mut json_columns: HashSet<String> = columns
+            .iter()
+            .filter(|(_, t)| *t == SqlType::Json)
+            .map(|(c, _)| c.clone())
+            .collect();
+        json_columns.insert(crate::loader::META_COLUMN.to_string());
+        if let Some(schema) = declared.and_then(|d| serde_json::from_str::<Value>(&d).ok()) {
+            if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+                let mut namer = crate::names::ColumnNamer::new(crate::loader::INTERNAL_COLUMNS);
+                for (prop, s) in props {
+                    if let Ok(col) = namer.assign(prop) {
+                        if SqlType::from_json_schema(s) == SqlType::Json {
+                            json_columns.insert(col);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(CachedDataset {
+            instance,
+            stream: stream.to_string(),
+            qualified,
+            filters: Vec::new(),
+            json_columns: Arc::new(json_columns),
+        })
+    }
+}
+
+impl CachedDataset {
+    /// The stream's name.
+    pub fn stream_name(&self) -> &str {
+        &self.stream
+    }
+
+    /// The dataset's query.
+    pub fn sql(&self) -> String {
+        let mut sql = format!("SELECT * FROM {}", self.qualified);
+        for (i, f) in self.filters.iter().enumerate() {
+            sql.push_str(if i == 0 { " WHERE (" } else { " AND (" });
+            sql.push_str(f);
+            sql.push(')');
+        }
+        sql
+    }
+
+    /// The same dataset with one more SQL `WHERE` condition (conditions are AND-ed).
+    pub fn with_filter(&self, sql_where: impl Into<String>) -> Self {
+        let mut out = self.clone();
+        out.filters.push(sql_where.into());
+        out
+    }
+
+    /// The number of rows.
+    pub fn len(&self) -> Result<u64> {
+        let conn = self.instance.connect()?;
+        let sql = format!("SELECT count(*) FROM ({})", self.sql());
+        let n: i64 = conn
+            .query_row(&sql, [], |r| r.get(0))
+            .ctx(|| format!("counting rows: {sql}"))?;
+        Ok(n.max(0) as u64)
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
+    }
+
+    /// The column names, in table order.
+    pub fn column_names(&self) -> Result<Vec<String>> {
+        let conn = self.instance.connect()?;
+        let sql = format!("SELECT * FROM ({}) LIMIT 0", self.sql());
+        let mut stmt = conn.prepare(&sql).ctx(|| format!("preparing {sql}"))?;
+        let arrow = stmt.query_arrow([]).ctx(|| format!("running {sql}"))?;
+        Ok(arrow
+            .get_schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect())
+    }
+
+    /// Streams the rows, a batch at a time (memory stays bounded whatever the table size).
+    pub fn iter(&self) -> Result<RowIter> {
+        let conn = self.instance.connect()?;
+        let sql = self.sql();
+        // Fail here, not in the iterator, for a bad filter.
+        conn.prepare(&sql).ctx(|| format!("preparing {sql}"))?;
+        let (tx, rx) = sync_channel::<Result<RecordBatch>>(1);
+        std::thread::Builder::new()
+            .name("abrs-dataset".into())
+            .spawn(move || {
+                let mut stmt = match conn.prepare(&sql).ctx(|| format!("preparing {sql}")) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                };
+                match stmt.query_arrow([]).ctx(|| format!("running {sql}")) {
+                    Ok(batches) => {
+                        for b in batches {
+                            if tx.send(Ok(b)).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                    }
+                }
+            })
+            .map_err(|source| CacheError::Io {
+                action: "start a thread to read",
+                path: self.qualified.clone().into(),
+                source,
+            })?;
+        Ok(RowIter {
+            rx,
+            batch: None,
+            row: 0,
+            json_columns: self.json_columns.clone(),
+        })
+    }
+
+    /// All rows as Arrow batches of at most `chunk_size` rows.
+    pub fn to_arrow(&self, chunk_size: usize) -> Result<Vec<RecordBatch>> {
+        let chunk_size = chunk_size.max(1);
+        let conn = self.instance.connect()?;
+        let sql = self.sql();
+        let mut stmt = conn.prepare(&sql).ctx(|| format!("preparing {sql}"))?;
+        let arrow = stmt.query_arrow([]).ctx(|| format!("running {sql}"))?;
+        let schema = arrow.get_schema();
+        let batches: Vec<RecordBatch> = arrow.collect();
+        let mut out = Vec::new();
+        let mut pending: Vec<RecordBatch> = Vec::new();
+        let mut pending_rows = 0;
+        let arrow_err = |source| CacheError::Arrow {
+            context: "re-chunking query results".into(),
+            source,
+        };
+        for b in batches {
+            let mut offset = 0;
+            while offset < b.num_rows() {
+                let take = (chunk_size - pending_rows).min(b.num_rows() - offset);
+                pending.push(b.slice(offset, take));
+                pending_rows += take;
+                offset += take;
+                if pending_rows == chunk_size {
+                    out.push(arrow::compute::concat_batches(&schema, &pending).map_err(arrow_err)?);
+                    pending.clear();
+                    pending_rows = 0;
+                }
+            }
+        }
+        if pending_rows > 0 {
+            out.push(arrow::compute::concat_batches(&schema, &pending).map_err(arrow_err)?);
+        }
+        Ok(out)
+    }
+
+    /// Writes all rows to a Parquet file (zstd-compressed).
+    pub fn to_parquet(&self, path: impl AsRef<Path>) -> Result<u64> {
+        let path = path.as_ref();
+        let conn = self.instance.connect()?;
+        let sql = self.sql();
+        let mut stmt = conn.prepare(&sql).ctx(|| format!("preparing {sql}"))?;
+        let arrow = stmt.query_arrow([]).ctx(|| format!("running {sql}"))?;
+        let schema = arrow.get_schema();
+        let file = std::fs::File::create(path).map_err(|source| CacheError::Io {
+            action: "create",
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
+            .build();
+        let perr = |source| CacheError::Parquet {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut writer =
+            parquet::arrow::ArrowWriter::try_new(file, schema, Some(props)).map_err(perr)?;
+        let mut rows = 0u64;
+        for b in arrow {
+            rows += b.num_rows() as u64;
+            writer.write(&b).map_err(perr)?;
+        }
+        writer.close().map_err(perr)?;
+        Ok(rows)
+    }
+}
+
+/// Rows of a dataset, streamed. Yields `Err` once if the query fails, then ends.
+pub struct RowIter {
+    rx: Receiver<Result<RecordBatch>>,
+    batch: Option<RecordBatch>,
+    row: usize,
+    json_columns: Arc<HashSet<String>>,
+}
+
+impl Iterator for RowIter {
+    type Item = Result<Row>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(b) = &self.batch {
+                if self.row < b.num_rows() {
+                    let row = batch_row(b, self.row, &self.json_columns);
+                    self.row += 1;
+                    return Some(Ok(row));
+                }
+            }
+            match self.rx.recv() {
+                Ok(Ok(b)) => {
+                    self.batch = Some(b);
+                    self.row = 0;
+                }
+                Ok(Err(e)) => return Some(Err(e)),
+                Err(_) => return None,
+            }
+        }
+    }
+}
+
+/// Row `i` of a batch as a JSON map.
+pub fn batch_row(batch: &RecordBatch, i: usize, json_columns: &HashSet<String>) -> Row {
+    let schema = batch.schema();
+    let mut row = Map::with_capacity(batch.num_columns());
+    for (field, col) in schema.fields().iter().zip(batch.columns()) {
+        let json = json_columns.contains(field.name());
+        row.insert(field.name().clone(), cell(col.as_ref(), i, json));
+    }
+    row
+}
+
+fn num(v: Option<Number>) -> Value {
+    v.map_or(Value::Null, Value::Number)
+}
+
+/// One cell as a JSON value.
+fn cell(col: &dyn Array, i: usize, json: bool) -> Value {
+    if col.is_null(i) {
+        return Value::Null;
+    }
+    match col.data_type() {
+        DataType::Boolean => Value::Bool(col.as_boolean().value(i)),
+        DataType::Int8 => Value::from(col.as_primitive::<Int8Type>().value(i)),
+        DataType::Int16 => Value::from(col.as_primitive::<Int16Type>().value(i)),
+        DataType::Int32 => Value::from(col.as_primitive::<Int32Type>().value(i)),
+        DataType::Int64 => Value::from(col.as_primitive::<Int64Type>().value(i)),
+        DataType::UInt8 => Value::from(col.as_primitive::<UInt8Type>().value(i)),
+        DataType::UInt16 => Value::from(col.as_primitive::<UInt16Type>().value(i)),
+        DataType::UInt32 => Value::from(col.as_primitive::<UInt32Type>().value(i)),
+        DataType::UInt64 => Value::from(col.as_primitive::<UInt64Type>().value(i)),
+        DataType::Float32 => num(Number::from_f64(
+            col.as_primitive::<Float32Type>().value(i) as f64
+        )),
+        DataType::Float64 => num(Number::from_f64(col.as_primitive::<Float64Type>().value(i))),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+            let s = match col.data_type() {
+                DataType::Utf8 => col.as_string::<i32>().value(i),
+                DataType::LargeUtf8 => col.as_string::<i64>().value(i),
+                _ => col.as_string_view().value(i),
+            };
+            if json {
+                serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.to_string()))
+            } else {
+                Value::String(s.to_string())
+            }
+        }
+        DataType::Date32 => Value::String(format_date(
+            col.as_primitive::<arrow::datatypes::Date32Type>().value(i) as i64,
+        )),
+        DataType::Time64(TimeUnit::Microsecond) => Value::String(format_time(
+            col.as_primitive::<arrow::datatypes::Time64MicrosecondType>()
+                .value(i),
+        )),
+        DataType::Timestamp(TimeUnit::Microsecond, tz) => Value::String(format_timestamp(
+            col.as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
+                .value(i),
+            tz.is_some(),
+        )),
+        _ => {
+            let options = arrow::util::display::FormatOptions::default();
+            match arrow::util::display::ArrayFormatter::try_new(col, &options) {
+                Ok(f) => {
+                    let text = f.value(i).to_string();
+                    // Decimals and other numbers stay numbers.
+                    match text.parse::<Number>() {
+                        Ok(n)
+                            if matches!(
+                                col.data_type(),
+                                DataType::Decimal128(..) | DataType::Decimal256(..)
+                            ) =>
+                        {
+                            Value::Number(n)
+                        }
+                        _ => Value::String(text),
+                    }
+                }
+                Err(_) => Value::Null,
+            }
+        }
+    }
+}
+
+impl DuckDbCache {
+    /// Column names of the table of a stream (for callers that build SQL).
+    pub fn stream_columns(&self, stream: &str) -> Result<Vec<String>> {
+        let table = self.table_name(stream)?;
+        let schema = self.schema_name().to_string();
+        self.with_conn(|conn, _| {
+            Ok(DuckDbCache::table_columns(conn, &schema, &table)?
+                .into_iter()
+                .map(|(c, _)| c)
+                .collect())
+        })
+    }
+
+    /// Quotes an identifier for SQL in this cache.
+    pub fn quote(name: &str) -> String {
+        quote_ident(name)
+    }
+}

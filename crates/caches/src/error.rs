@@ -1,0 +1,149 @@
+//! The cache's error type.
+
+use std::path::PathBuf;
+
+use crate::names::NameNormalizationError;
+
+/// Everything that can go wrong in a cache.
+///
+/// Each variant says what failed and why; the message ends with what to do when there is
+/// something the user can do.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// A DuckDB call failed.
+    #[error("DuckDB failed while {context}: {source}")]
+    Duckdb {
+        /// What we were doing.
+        context: String,
+        #[source]
+        source: duckdb::Error,
+    },
+    /// A stream or property name cannot become an SQL identifier.
+    #[error(transparent)]
+    Name(#[from] NameNormalizationError),
+    /// The connector sent a record for a stream that was not selected.
+    #[error(
+        "the connector sent a record for stream {stream:?}, which is not in the configured \
+         catalog (configured: {configured}); select that stream, or report the connector bug"
+    )]
+    UnknownStream {
+        /// The record's stream.
+        stream: String,
+        /// The configured streams, comma-separated.
+        configured: String,
+    },
+    /// `merge` was asked for a stream without primary key.
+    #[error(
+        "stream {stream:?} cannot be written with the `merge` strategy because it has no primary \
+         key; set a primary key for it, or use the `append`, `replace` or `auto` strategy"
+    )]
+    MergeWithoutPrimaryKey {
+        /// The stream.
+        stream: String,
+    },
+    /// A primary key path that points into a nested object.
+    #[error(
+        "stream {stream:?} has the nested primary key {path:?}; only top-level fields can be \
+         primary keys in a cache; choose top-level fields or use the `append` strategy"
+    )]
+    NestedPrimaryKey {
+        /// The stream.
+        stream: String,
+        /// The offending path.
+        path: Vec<String>,
+    },
+    /// A primary key field that is not a property of the stream's schema.
+    #[error(
+        "stream {stream:?} has primary key field {field:?}, which is not a property of its \
+         JSON schema; fix the primary key or the schema"
+    )]
+    UnknownPrimaryKey {
+        /// The stream.
+        stream: String,
+        /// The field.
+        field: String,
+    },
+    /// An unknown write strategy name.
+    #[error("invalid write strategy {0:?}: use one of auto, append, merge, replace")]
+    InvalidWriteStrategy(String),
+    /// A record's `data` could not be parsed.
+    #[error("the record data of stream {stream:?} is not a valid JSON object ({source})")]
+    BadRecord {
+        /// The stream.
+        stream: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A cache name that is not alphanumeric/underscore.
+    #[error("invalid cache name {0:?}: use only letters, digits and underscores")]
+    InvalidCacheName(String),
+    /// A file-system operation failed.
+    #[error("could not {action} {path}: {source}")]
+    Io {
+        /// What we tried.
+        action: &'static str,
+        /// Where.
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A stream that has no table in this cache.
+    #[error(
+        "stream {stream:?} has no table {table:?} in this cache; read it first (streams in this \
+         cache: {available})"
+    )]
+    StreamNotInCache {
+        /// The stream.
+        stream: String,
+        /// Its table name.
+        table: String,
+        /// Streams that are there.
+        available: String,
+    },
+    /// Stored state that cannot be parsed.
+    #[error(
+        "the state stored for {table_name:?} in _airbyte_state is not a valid state message ({source}); delete that row to re-sync the stream"
+    )]
+    BadStoredState {
+        /// The row's table_name.
+        table_name: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// Arrow failed (building a batch, slicing, …).
+    #[error("Arrow failed while {context}: {source}")]
+    Arrow {
+        /// What we were doing.
+        context: String,
+        #[source]
+        source: arrow::error::ArrowError,
+    },
+    /// Writing Parquet failed.
+    #[error("could not write Parquet file {path}: {source}")]
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    /// The writer was used after an error left its transaction unusable.
+    #[error("the cache writer is unusable after an earlier error; start a new load")]
+    WriterPoisoned,
+}
+
+/// A shorthand for results of this crate.
+pub type Result<T, E = CacheError> = std::result::Result<T, E>;
+
+/// Attaches "while …" context to DuckDB errors.
+pub(crate) trait DuckdbContext<T> {
+    fn ctx(self, context: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> DuckdbContext<T> for std::result::Result<T, duckdb::Error> {
+    fn ctx(self, context: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|source| CacheError::Duckdb {
+            context: context(),
+            source,
+        })
+    }
+}

@@ -1,0 +1,1018 @@
+//! The streaming loader: connector records straight into DuckDB tables, with state.
+//!
+//! Each record's `data` is parsed once: a serde visitor walks the top-level object, keeps each
+//! value as raw JSON text, matches its key to a column (a per-position cache makes the usual
+//! "same keys in the same order" case a string compare), and converts the text straight into
+//! that column's Arrow builder. Every `batch_rows` records of a stream become one Arrow batch
+//! inserted with `INSERT … SELECT … FROM <arrow scan>`; nothing goes through files.
+//!
+//! Consistency: the writer keeps one open transaction. A STATE message is a commit point: the
+//! records before it and the state are committed together (at most one commit per
+//! `commit_interval`, or sooner after `commit_records` records; a pending state is committed
+//! at the next commit point and always at [`CacheWriter::finish`]). A process killed at any
+//! instant therefore leaves the data and the state of the last commit, and a re-run resumes
+//! from that state.
+//!
+//! Write methods:
+//! * append: rows go straight into the stream's table.
+//! * merge: rows go into a temporary staging table; at each commit one set-based statement
+//!   keeps the last row per primary key (also within one sync), deletes the matching rows of
+//!   the table and inserts, in the same transaction as the state.
+//! * replace: rows go into a shadow table that replaces the stream's table in one transaction
+//!   at finish, together with the stream's state; readers never see a partial table, and a
+//!   killed load leaves the old table (its shadow is dropped by the next load).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow::array::{ArrayRef, Int64Builder, StringBuilder, TimestampMicrosecondBuilder};
+use arrow::datatypes::{Field, Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
+use duckdb::Connection;
+use duckdb::vtab::arrow::ArrowBatchRegistration;
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use abrs_protocol::{
+    AirbyteStateMessage, ConfiguredAirbyteCatalog, ConfiguredAirbyteStream, DestinationSyncMode,
+    RecordRef, StateType,
+};
+
+use crate::cache::{ARROW_SCAN, DuckDbCache, Instance, STREAMS_TABLE};
+use crate::columns::ColumnBuffer;
+use crate::error::{CacheError, DuckdbContext, Result};
+use crate::names::{ColumnNamer, normalize, quote_ident};
+use crate::state::StateKey;
+use crate::worker::{Op, Worker, WorkerContext};
+use crate::types::SqlType;
+
+/// `_airbyte_raw_id`: a UUIDv7 string per row.
+pub const RAW_ID_COLUMN: &str = "_airbyte_raw_id";
+/// `_airbyte_extracted_at`: the record's `emitted_at`, TIMESTAMPTZ.
+pub const EXTRACTED_AT_COLUMN: &str = "_airbyte_extracted_at";
+/// `_airbyte_meta`: `{"changes": [...]}`, JSON.
+pub const META_COLUMN: &str = "_airbyte_meta";
+/// The internal columns, in table order (after the data columns).
+pub const INTERNAL_COLUMNS: [&str; 3] = [RAW_ID_COLUMN, EXTRACTED_AT_COLUMN, META_COLUMN];
+/// Staging-table column giving arrival order, so the last record per key wins.
+const SEQ_COLUMN: &str = "_abrs_seq";
+const EMPTY_META: &str = r#"{"changes":[]}"#;
+
+/// How the user asked to write: PyAirbyte's `write_strategy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WriteStrategy {
+    /// Merge when the stream has a primary key, else append when it has a cursor, else replace.
+    #[default]
+    Auto,
+    /// Always append.
+    Append,
+    /// Upsert by primary key (an error for streams without one).
+    Merge,
+    /// Replace the table atomically with this sync's data.
+    Replace,
+}
+
+impl FromStr for WriteStrategy {
+    type Err = CacheError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(Self::Auto),
+            "append" => Ok(Self::Append),
+            "merge" => Ok(Self::Merge),
+            "replace" => Ok(Self::Replace),
+            _ => Err(CacheError::InvalidWriteStrategy(s.to_string())),
+        }
+    }
+}
+
+impl fmt::Display for WriteStrategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Auto => "auto",
+            Self::Append => "append",
+            Self::Merge => "merge",
+            Self::Replace => "replace",
+        })
+    }
+}
+
+/// The write method a stream actually gets (a [`WriteStrategy`] resolved for the stream).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WriteMethod {
+    /// Rows are appended.
+    Append,
+    /// Rows are upserted by primary key.
+    Merge,
+    /// The table is replaced.
+    Replace,
+}
+
+impl WriteMethod {
+    /// `append`, `merge` or `replace`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Append => "append",
+            Self::Merge => "merge",
+            Self::Replace => "replace",
+        }
+    }
+
+    /// The equivalent destination sync mode (merge = `append_dedup`, replace = `overwrite`).
+    pub fn destination_sync_mode(&self) -> DestinationSyncMode {
+        match self {
+            Self::Append => DestinationSyncMode::Append,
+            Self::Merge => DestinationSyncMode::AppendDedup,
+            Self::Replace => DestinationSyncMode::Overwrite,
+        }
+    }
+}
+
+impl fmt::Display for WriteMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The primary key of a configured stream: the configured one, else the source-defined one.
+pub fn primary_key(stream: &ConfiguredAirbyteStream) -> Vec<Vec<String>> {
+    stream
+        .primary_key
+        .clone()
+        .filter(|pk| !pk.is_empty())
+        .or_else(|| stream.stream.source_defined_primary_key.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|path| !path.is_empty())
+        .collect()
+}
+
+/// Resolves a strategy for one stream, as PyAirbyte does.
+pub fn resolve_write_method(
+    strategy: WriteStrategy,
+    stream: &ConfiguredAirbyteStream,
+) -> Result<WriteMethod> {
+    let has_pk = !primary_key(stream).is_empty();
+    match strategy {
+        WriteStrategy::Append => Ok(WriteMethod::Append),
+        WriteStrategy::Replace => Ok(WriteMethod::Replace),
+        WriteStrategy::Merge if has_pk => Ok(WriteMethod::Merge),
+        WriteStrategy::Merge => Err(CacheError::MergeWithoutPrimaryKey {
+            stream: stream.stream.name.clone(),
+        }),
+        WriteStrategy::Auto if has_pk => Ok(WriteMethod::Merge),
+        WriteStrategy::Auto if stream.cursor_field.as_ref().is_some_and(|c| !c.is_empty()) => {
+            Ok(WriteMethod::Append)
+        }
+        WriteStrategy::Auto => Ok(WriteMethod::Replace),
+    }
+}
+
+/// Tuning of a load.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Records of one stream buffered before they are inserted as one Arrow batch.
+    pub batch_rows: usize,
+    /// At a STATE message, commit when at least this long has passed since the last commit.
+    pub commit_interval: Duration,
+    /// At a STATE message, commit when at least this many records arrived since the last
+    /// commit, however short the time.
+    pub commit_records: u64,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            batch_rows: 32_768,
+            commit_interval: Duration::from_secs(1),
+            commit_records: 1_000_000,
+        }
+    }
+}
+
+/// What a load did for one stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamLoadSummary {
+    /// The table written.
+    pub table: String,
+    /// The method used.
+    pub method: WriteMethod,
+    /// Records received.
+    pub records: u64,
+    /// Values that did not fit their column and were stored as NULL.
+    pub nulled_values: u64,
+}
+
+/// What a load did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadSummary {
+    /// Per stream, by stream name (every configured stream, with or without records).
+    pub streams: BTreeMap<String, StreamLoadSummary>,
+    /// State messages received.
+    pub states: u64,
+    /// Transactions committed.
+    pub commits: u64,
+}
+
+impl LoadSummary {
+    /// Records received over all streams.
+    pub fn total_records(&self) -> u64 {
+        self.streams.values().map(|s| s.records).sum()
+    }
+}
+
+/// One column a stream's records are loaded into.
+#[derive(Debug, Clone)]
+struct LoadColumn {
+    name: String,
+    ty: SqlType,
+}
+
+/// Resolves a record's keys to columns.
+struct KeyIndex {
+    /// Property name → column.
+    exact: HashMap<Box<str>, usize>,
+    /// Normalized property name → first column with that name (record keys are matched
+    /// case-insensitively, like PyAirbyte's StreamRecord).
+    normalized: HashMap<String, usize>,
+    /// The key seen at each position of the previous records, and its column.
+    by_position: Vec<(Box<str>, Option<usize>)>,
+}
+
+impl KeyIndex {
+    fn lookup(&mut self, pos: usize, key: &str) -> Option<usize> {
+        if let Some((k, col)) = self.by_position.get(pos) {
+            if **k == *key {
+                return *col;
+            }
+        }
+        let col = self.exact.get(key).copied().or_else(|| {
+            normalize(key)
+                .ok()
+                .and_then(|n| self.normalized.get(&n).copied())
+        });
+        if pos < 256 {
+            let entry = (Box::<str>::from(key), col);
+            if pos < self.by_position.len() {
+                self.by_position[pos] = entry;
+            } else if pos == self.by_position.len() {
+                self.by_position.push(entry);
+            }
+        }
+        col
+    }
+}
+
+/// Where a value lies in the record's data text.
+#[derive(Clone, Copy)]
+struct Span {
+    start: u32,
+    len: u32,
+}
+
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = std::borrow::Cow<'de, str>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed {
+    type Value = std::borrow::Cow<'de, str>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string key")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(std::borrow::Cow::Borrowed(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(std::borrow::Cow::Owned(v.to_owned()))
+    }
+}
+
+/// Walks the top-level object, recording where each column's value is.
+struct DataVisitor<'a> {
+    keys: &'a mut KeyIndex,
+    spans: &'a mut [Option<Span>],
+    base: usize,
+}
+
+impl<'de> Visitor<'de> for DataVisitor<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut pos = 0;
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            match self.keys.lookup(pos, &key) {
+                Some(col) => {
+                    let raw: &'de RawValue = map.next_value()?;
+                    let text = raw.get();
+                    // Last occurrence wins for duplicate keys, as in Python's json.
+                    self.spans[col] = Some(Span {
+                        start: (text.as_ptr() as usize).wrapping_sub(self.base) as u32,
+                        len: text.len() as u32,
+                    });
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            pos += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Fast UUIDv7 strings: time from the clock, 74 random bits from a seeded splitmix64.
+struct RawIdGen {
+    state: u64,
+    buf: [u8; 36],
+}
+
+impl RawIdGen {
+    fn new() -> Self {
+        let (a, b) = uuid::Uuid::new_v4().as_u64_pair();
+        Self {
+            state: a ^ b.rotate_left(17),
+            buf: [0; 36],
+        }
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn next(&mut self, millis: u64) -> &str {
+        let a = self.next_u64().to_le_bytes();
+        let b = self.next_u64().to_le_bytes();
+        let bytes = [a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], b[0], b[1]];
+        let id = uuid::Builder::from_unix_timestamp_millis(millis, &bytes).into_uuid();
+        id.hyphenated().encode_lower(&mut self.buf)
+    }
+}
+
+/// The loading state of one stream.
+struct StreamLoader {
+    name: String,
+    table: String,
+    method: WriteMethod,
+    /// `"schema"."table"` of the stream's table.
+    final_table: String,
+    /// Where batches go: the table, the staging table (merge) or the shadow table (replace).
+    target: String,
+    /// The shadow table's bare name (replace).
+    shadow: Option<String>,
+    columns: Vec<LoadColumn>,
+    buffers: Vec<ColumnBuffer>,
+    keys: KeyIndex,
+    spans: Vec<Option<Span>>,
+    raw_id: StringBuilder,
+    extracted_at: TimestampMicrosecondBuilder,
+    meta: StringBuilder,
+    seq: Option<Int64Builder>,
+    schema: SchemaRef,
+    insert_sql: String,
+    /// Merge: `DELETE … USING` and deduplicating `INSERT` statements.
+    merge_sql: Option<String>,
+    rows: usize,
+    staged: u64,
+    records: u64,
+    nulled: u64,
+}
+
+/// Writes a connector's messages into a cache. Made by [`DuckDbCache::begin_load`].
+///
+/// Dropping a writer without [`CacheWriter::finish`] rolls back everything since the last
+/// commit (as a crash would), keeping the data and state of the last commit.
+pub struct CacheWriter {
+    worker: Worker,
+    _instance: Arc<Instance>,
+    schema_name: String,
+    source_name: String,
+    options: LoadOptions,
+    streams: Vec<StreamLoader>,
+    by_name: HashMap<String, usize>,
+    last_stream: usize,
+    pending: BTreeMap<StateKey, AirbyteStateMessage>,
+    /// States that wait for the replace swap at finish.
+    deferred: BTreeMap<StateKey, AirbyteStateMessage>,
+    last_commit: Instant,
+    records_since_commit: u64,
+    states: u64,
+    commits: u64,
+    seq: i64,
+    ids: RawIdGen,
+    changes: Vec<String>,
+    poisoned: bool,
+}
+
+impl DuckDbCache {
+    /// Starts loading a sync of `source_name` with the streams of `catalog`.
+    ///
+    /// Creates (or evolves) each stream's table, registers the streams in `_airbyte_streams`
+    /// with the real source name, and returns the writer to feed messages into.
+    pub fn begin_load(
+        &self,
+        source_name: &str,
+        catalog: &ConfiguredAirbyteCatalog,
+        strategy: WriteStrategy,
+        options: LoadOptions,
+    ) -> Result<CacheWriter> {
+        // Resolve everything that can fail on user input before touching the database.
+        let mut plans = Vec::with_capacity(catalog.streams.len());
+        for configured in &catalog.streams {
+            let method = resolve_write_method(strategy, configured)?;
+            plans.push((configured, method));
+        }
+        let (conn, instance) = self.new_connection()?;
+        let json = instance.json_available;
+        let batch_rows = options.batch_rows.max(1);
+        conn.execute_batch("BEGIN TRANSACTION")
+            .ctx(|| "starting the load".into())?;
+        let mut streams = Vec::with_capacity(plans.len());
+        let mut by_name = HashMap::new();
+        for (configured, method) in plans {
+            let loader =
+                self.prepare_stream(&conn, json, source_name, configured, method, batch_rows);
+            let loader = match loader {
+                Ok(l) => l,
+                Err(e) => {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    return Err(e);
+                }
+            };
+            by_name.insert(loader.name.clone(), streams.len());
+            streams.push(loader);
+        }
+        conn.execute_batch("COMMIT; BEGIN TRANSACTION")
+            .ctx(|| "committing the tables of the load".into())?;
+        let context = WorkerContext {
+            schema_name: self.schema_name().to_string(),
+            table_prefix: self.table_prefix().to_string(),
+            source_name: source_name.to_string(),
+            inserts: streams.iter().map(|s| (s.insert_sql.clone(), s.target.clone())).collect(),
+        };
+        let worker = Worker::start(conn, context)?;
+        Ok(CacheWriter {
+            worker,
+            _instance: instance,
+            schema_name: self.schema_name().to_string(),
+            source_name: source_name.to_string(),
+            options,
+            streams,
+            by_name,
+            last_stream: usize::MAX,
+            pending: BTreeMap::new(),
+            deferred: BTreeMap::new(),
+            last_commit: Instant::now(),
+            records_since_commit: 0,
+            states: 0,
+            commits: 0,
+            seq: 0,
+            ids: RawIdGen::new(),
+            changes: Vec::new(),
+            poisoned: false,
+        })
+    }
+
+    fn prepare_stream(
+        &self,
+        conn: &Connection,
+        json: bool,
+        source_name: &str,
+        configured: &ConfiguredAirbyteStream,
+        method: WriteMethod,
+        batch_rows: usize,
+    ) -> Result<StreamLoader> {
+        let stream = &configured.stream;
+        let table = self.table_name(&stream.name)?;
+        let final_table = self.qualified(&table);
+        let shadow_name = format!("_abrs_shadow_{table}");
+        let shadow_table = self.qualified(&shadow_name);
+
+        // Columns from the declared schema, in schema order, collisions suffixed.
+        let mut namer = ColumnNamer::new(INTERNAL_COLUMNS);
+        let mut declared: Vec<(String, String, SqlType)> = Vec::new();
+        if let Some(props) = stream
+            .json_schema
+            .get("properties")
+            .and_then(Value::as_object)
+        {
+            for (prop, schema) in props {
+                let col = namer.assign(prop)?;
+                declared.push((prop.clone(), col, SqlType::from_json_schema(schema)));
+            }
+        }
+        let internal = [
+            (RAW_ID_COLUMN, SqlType::Varchar),
+            (EXTRACTED_AT_COLUMN, SqlType::TimestampTz),
+            (META_COLUMN, SqlType::Json),
+        ];
+        let ctx = |what: &str| format!("{what} table {table:?} of stream {:?}", stream.name);
+
+        // Stale shadows of killed replace loads.
+        conn.execute_batch(&format!("DROP TABLE IF EXISTS {shadow_table}"))
+            .ctx(|| ctx("dropping the stale shadow of"))?;
+
+        let exists = DuckDbCache::table_exists(conn, self.schema_name(), &table)?;
+        let mut columns: Vec<LoadColumn> = Vec::new();
+        let all_declared = declared
+            .iter()
+            .map(|(_, c, t)| (c.as_str(), t.clone()))
+            .chain(internal.iter().map(|(c, t)| (*c, t.clone())));
+        if method == WriteMethod::Replace || !exists {
+            let target = if method == WriteMethod::Replace {
+                &shadow_table
+            } else {
+                &final_table
+            };
+            let mut ddl = Vec::new();
+            for (col, ty) in all_declared {
+                ddl.push(format!("{} {}", quote_ident(col), ty.ddl(json)));
+                columns.push(LoadColumn {
+                    name: col.to_string(),
+                    ty,
+                });
+            }
+            conn.execute_batch(&format!("CREATE TABLE {target} ({})", ddl.join(", ")))
+                .ctx(|| ctx("creating"))?;
+        } else {
+            let existing: HashMap<String, SqlType> =
+                DuckDbCache::table_columns(conn, self.schema_name(), &table)?
+                    .into_iter()
+                    .collect();
+            for (col, ty) in all_declared {
+                let effective = match existing.get(col) {
+                    None => {
+                        conn.execute_batch(&format!(
+                            "ALTER TABLE {final_table} ADD COLUMN {} {}",
+                            quote_ident(col),
+                            ty.ddl(json)
+                        ))
+                        .ctx(|| ctx(&format!("adding column {col:?} to")))?;
+                        ty
+                    }
+                    Some(old) => match old.widen_for(&ty) {
+                        Some(wider) => {
+                            conn.execute_batch(&format!(
+                                "ALTER TABLE {final_table} ALTER COLUMN {} TYPE {}",
+                                quote_ident(col),
+                                wider.ddl(json)
+                            ))
+                            .ctx(|| ctx(&format!("widening column {col:?} of")))?;
+                            wider
+                        }
+                        None => old.clone(),
+                    },
+                };
+                columns.push(LoadColumn {
+                    name: col.to_string(),
+                    ty: effective,
+                });
+            }
+        }
+        // The JSON type may be missing in this DuckDB build: JSON data then lives in VARCHAR.
+        for c in columns.iter_mut().filter(|_| !json) {
+            if c.ty == SqlType::Varchar {
+                if let Some((_, _, SqlType::Json)) = declared.iter().find(|(_, n, _)| *n == c.name)
+                {
+                    c.ty = SqlType::Json;
+                }
+            }
+        }
+        if !json {
+            if let Some(c) = columns.iter_mut().find(|c| c.name == META_COLUMN) {
+                c.ty = SqlType::Json;
+            }
+        }
+
+        // The data columns are the first `declared.len()`; the internal ones follow.
+        let n_data = declared.len();
+        let mut exact = HashMap::new();
+        let mut normalized = HashMap::new();
+        for (i, (prop, _, _)) in declared.iter().enumerate() {
+            exact.insert(Box::<str>::from(prop.as_str()), i);
+            if let Ok(n) = normalize(prop) {
+                normalized.entry(n).or_insert(i);
+            }
+        }
+
+        // Where the batches go.
+        let stage_name = format!("_abrs_stage_{table}");
+        let (target, shadow, merge_sql) = match method {
+            WriteMethod::Append => (final_table.clone(), None, None),
+            WriteMethod::Replace => (shadow_table.clone(), Some(shadow_name), None),
+            WriteMethod::Merge => {
+                let stage = format!("temp.main.{}", quote_ident(&stage_name));
+                let mut ddl: Vec<String> = columns
+                    .iter()
+                    .map(|c| format!("{} {}", quote_ident(&c.name), c.ty.ddl(json)))
+                    .collect();
+                ddl.push(format!("{SEQ_COLUMN} BIGINT"));
+                conn.execute_batch(&format!(
+                    "CREATE OR REPLACE TEMP TABLE {} ({})",
+                    quote_ident(&stage_name),
+                    ddl.join(", ")
+                ))
+                .ctx(|| ctx("creating the staging table of"))?;
+                let mut pk_cols = Vec::new();
+                for path in primary_key(configured) {
+                    if path.len() != 1 {
+                        return Err(CacheError::NestedPrimaryKey {
+                            stream: stream.name.clone(),
+                            path,
+                        });
+                    }
+                    let field = &path[0];
+                    let col = declared
+                        .iter()
+                        .find(|(p, _, _)| p == field)
+                        .or_else(|| {
+                            let n = normalize(field).ok()?;
+                            declared.iter().find(|(_, c, _)| *c == n)
+                        })
+                        .map(|(_, c, _)| c.clone())
+                        .ok_or_else(|| CacheError::UnknownPrimaryKey {
+                            stream: stream.name.clone(),
+                            field: field.clone(),
+                        })?;
+                    pk_cols.push(col);
+                }
+                let on: Vec<String> = pk_cols
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "{}.{q} IS NOT DISTINCT FROM _abrs_staged.{q}",
+                            quote_ident(&table),
+                            q = quote_ident(c)
+                        )
+                    })
+                    .collect();
+                let partition: Vec<String> = pk_cols.iter().map(|c| quote_ident(c)).collect();
+                let cols: Vec<String> = columns.iter().map(|c| quote_ident(&c.name)).collect();
+                let sql = format!(
+                    "DELETE FROM {final_table} USING {stage} AS _abrs_staged WHERE {on};
+                     INSERT INTO {final_table} ({cols}) SELECT {cols} FROM {stage} \
+                       QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY {SEQ_COLUMN} DESC) = 1;
+                     DELETE FROM {stage};",
+                    on = on.join(" AND "),
+                    cols = cols.join(", "),
+                    partition = partition.join(", "),
+                );
+                (stage, None, Some(sql))
+            }
+        };
+
+        // The insert statement and the Arrow schema of the batches.
+        let mut fields = Vec::new();
+        let mut names = Vec::new();
+        let mut exprs = Vec::new();
+        let mut buffers = Vec::new();
+        for (i, c) in columns.iter().enumerate() {
+            let buffer = ColumnBuffer::new(&c.ty, if i < n_data { batch_rows } else { 0 });
+            let field_name = format!("c{i}");
+            fields.push(Field::new(&field_name, buffer.data_type(), true));
+            names.push(quote_ident(&c.name));
+            exprs.push(match &c.ty {
+                SqlType::Other(t) => format!("TRY_CAST({field_name} AS {t})"),
+                _ => field_name,
+            });
+            if i < n_data {
+                buffers.push(buffer);
+            }
+        }
+        let seq = (method == WriteMethod::Merge).then(|| Int64Builder::with_capacity(batch_rows));
+        if seq.is_some() {
+            fields.push(Field::new("seq", arrow::datatypes::DataType::Int64, false));
+            names.push(SEQ_COLUMN.to_string());
+            exprs.push("seq".into());
+        }
+        let insert_sql = format!(
+            "INSERT INTO {target} ({}) SELECT {} FROM {ARROW_SCAN}(?)",
+            names.join(", "),
+            exprs.join(", ")
+        );
+
+        // Register the stream (PyAirbyte's table_name is prefix + stream name, unnormalized).
+        conn.execute(
+            &format!(
+                "INSERT OR REPLACE INTO {} (stream_name, source_name, table_name, catalog_metadata) \
+                 VALUES (?, ?, ?, ?)",
+                self.qualified(STREAMS_TABLE)
+            ),
+            [
+                stream.name.as_str(),
+                source_name,
+                &format!("{}{}", self.table_prefix(), stream.name),
+                &stream.json_schema.to_string(),
+            ],
+        )
+        .ctx(|| format!("registering stream {:?} in {STREAMS_TABLE}", stream.name))?;
+
+        Ok(StreamLoader {
+            name: stream.name.clone(),
+            table,
+            method,
+            final_table,
+            target,
+            shadow,
+            columns,
+            buffers,
+            keys: KeyIndex {
+                exact,
+                normalized,
+                by_position: Vec::new(),
+            },
+            spans: vec![None; n_data],
+            raw_id: StringBuilder::with_capacity(batch_rows, batch_rows * 36),
+            extracted_at: TimestampMicrosecondBuilder::with_capacity(batch_rows)
+                .with_timezone("UTC"),
+            meta: StringBuilder::with_capacity(batch_rows, batch_rows * EMPTY_META.len()),
+            seq,
+            schema: Arc::new(Schema::new(fields)),
+            insert_sql,
+            merge_sql,
+            rows: 0,
+            staged: 0,
+            records: 0,
+            nulled: 0,
+        })
+    }
+}
+
+impl StreamLoader {
+    /// The buffered rows as one Arrow batch (the buffers start over).
+    fn take_batch(&mut self) -> Result<Option<(usize, RecordBatch)>> {
+        if self.rows == 0 {
+            return Ok(None);
+        }
+        let mut arrays: Vec<ArrayRef> = self.buffers.iter_mut().map(ColumnBuffer::finish).collect();
+        arrays.push(Arc::new(self.raw_id.finish()));
+        arrays.push(Arc::new(self.extracted_at.finish()));
+        arrays.push(Arc::new(self.meta.finish()));
+        if let Some(seq) = &mut self.seq {
+            arrays.push(Arc::new(seq.finish()));
+        }
+        let rows = self.rows;
+        self.rows = 0;
+        let batch = RecordBatch::try_new(self.schema.clone(), arrays).map_err(|source| {
+            CacheError::Arrow { context: format!("building a batch of stream {:?}", self.name), source }
+        })?;
+        Ok(Some((rows, batch)))
+    }
+}
+
+impl CacheWriter {
+    /// The stream loaders' index of a stream name.
+    fn stream_index(&mut self, name: &str) -> Result<usize> {
+        if let Some(s) = self.streams.get(self.last_stream) {
+            if s.name == name {
+                return Ok(self.last_stream);
+            }
+        }
+        match self.by_name.get(name) {
+            Some(&i) => {
+                self.last_stream = i;
+                Ok(i)
+            }
+            None => Err(CacheError::UnknownStream {
+                stream: name.to_string(),
+                configured: self
+                    .streams
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }),
+        }
+    }
+
+    fn check_usable(&self) -> Result<()> {
+        if self.poisoned {
+            Err(CacheError::WriterPoisoned)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Adds one record.
+    pub fn record(&mut self, record: &RecordRef<'_>) -> Result<()> {
+        self.check_usable()?;
+        let idx = self.stream_index(&record.stream)?;
+        let data = record.data.get();
+        let loader = &mut self.streams[idx];
+        loader.spans.iter_mut().for_each(|s| *s = None);
+        let visitor = DataVisitor {
+            keys: &mut loader.keys,
+            spans: &mut loader.spans,
+            base: data.as_ptr() as usize,
+        };
+        let mut de = serde_json::Deserializer::from_str(data);
+        serde::Deserializer::deserialize_map(&mut de, visitor).map_err(|source| {
+            CacheError::BadRecord {
+                stream: loader.name.clone(),
+                source,
+            }
+        })?;
+
+        self.changes.clear();
+        for (i, buffer) in loader.buffers.iter_mut().enumerate() {
+            let value = loader.spans[i]
+                .and_then(|s| data.get(s.start as usize..s.start as usize + s.len as usize));
+            match value {
+                None => buffer.push_null(),
+                Some(raw) => {
+                    if buffer.push_raw(raw).is_err() {
+                        loader.nulled += 1;
+                        self.changes.push(loader.columns[i].name.clone());
+                    }
+                }
+            }
+        }
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        loader.raw_id.append_value(self.ids.next(now_ms));
+        loader
+            .extracted_at
+            .append_value(record.emitted_at.saturating_mul(1000));
+        if record.meta.is_none() && self.changes.is_empty() {
+            loader.meta.append_value(EMPTY_META);
+        } else {
+            loader
+                .meta
+                .append_value(merge_meta(record.meta, &self.changes));
+        }
+        if let Some(seq) = &mut loader.seq {
+            self.seq += 1;
+            seq.append_value(self.seq);
+        }
+        loader.rows += 1;
+        loader.records += 1;
+        self.records_since_commit += 1;
+        if loader.rows >= self.options.batch_rows.max(1) {
+            let r = self.flush(idx);
+            self.poison_on_err(r)?;
+        }
+        Ok(())
+    }
+
+    /// Sends a stream's buffered rows to the database worker.
+    fn flush(&mut self, idx: usize) -> Result<()> {
+        let loader = &mut self.streams[idx];
+        if let Some((rows, batch)) = loader.take_batch()? {
+            if loader.method == WriteMethod::Merge {
+                loader.staged += rows as u64;
+            }
+            self.worker.send(Op::Insert { stream: idx, rows, batch })?;
+        }
+        Ok(())
+    }
+
+    fn poison_on_err<T>(&mut self, r: Result<T>) -> Result<T> {
+        if r.is_err() {
+            // The open transaction is rolled back when the worker stops (now or on drop).
+            self.poisoned = true;
+        }
+        r
+    }
+
+    /// Adds a STATE message: a commit point (see the module docs).
+    pub fn state(&mut self, state: &AirbyteStateMessage) -> Result<()> {
+        self.check_usable()?;
+        self.states += 1;
+        let key = StateKey::of(state);
+        let waits_for_swap = match state.kind() {
+            StateType::Stream => state
+                .stream
+                .as_ref()
+                .and_then(|s| self.by_name.get(&s.stream_descriptor.name))
+                .is_some_and(|&i| self.streams[i].method == WriteMethod::Replace),
+            _ => self
+                .streams
+                .iter()
+                .any(|s| s.method == WriteMethod::Replace),
+        };
+        if waits_for_swap {
+            self.deferred.insert(key, state.clone());
+        } else {
+            self.pending.insert(key, state.clone());
+        }
+        if self.last_commit.elapsed() >= self.options.commit_interval
+            || self.records_since_commit >= self.options.commit_records
+        {
+            let r = self.commit();
+            self.poison_on_err(r)?;
+        }
+        Ok(())
+    }
+
+    /// Flushes and merges all buffered rows, writes the pending states, commits, and opens
+    /// the next transaction (all queued to the worker, in order).
+    fn commit(&mut self) -> Result<()> {
+        let mut sql = Vec::new();
+        for idx in 0..self.streams.len() {
+            self.flush(idx)?;
+            let s = &mut self.streams[idx];
+            if let Some(merge) = &s.merge_sql {
+                if s.staged > 0 {
+                    sql.push((
+                        merge.clone(),
+                        format!("merging {} staged rows into {}", s.staged, s.final_table),
+                    ));
+                    s.staged = 0;
+                }
+            }
+        }
+        let states = std::mem::take(&mut self.pending).into_values().collect();
+        self.worker.send(Op::Commit { sql, states, begin_after: true })?;
+        self.commits += 1;
+        self.last_commit = Instant::now();
+        self.records_since_commit = 0;
+        Ok(())
+    }
+
+    /// Commits everything: the remaining records, then, in one more transaction, the replace
+    /// swaps with the states that waited for them.
+    pub fn finish(mut self) -> Result<LoadSummary> {
+        self.check_usable()?;
+        let r = self.commit();
+        self.poison_on_err(r)?;
+        let mut sql = Vec::new();
+        for s in &self.streams {
+            if let Some(shadow) = &s.shadow {
+                sql.push((
+                    format!(
+                        "DROP TABLE IF EXISTS {final_table}; ALTER TABLE {schema}.{shadow} RENAME TO {table};",
+                        final_table = s.final_table,
+                        schema = quote_ident(&self.schema_name),
+                        shadow = quote_ident(shadow),
+                        table = quote_ident(&s.table),
+                    ),
+                    format!("replacing table {:?} with the newly loaded data", s.table),
+                ));
+            }
+        }
+        let states = std::mem::take(&mut self.deferred).into_values().collect();
+        let r = self.worker.send(Op::Commit { sql, states, begin_after: false });
+        self.poison_on_err(r)?;
+        let r = self.worker.close();
+        self.poison_on_err(r)?;
+        self.commits += 1;
+        let mut summary = LoadSummary { states: self.states, commits: self.commits, ..Default::default() };
+        for s in &self.streams {
+            summary.streams.insert(
+                s.name.clone(),
+                StreamLoadSummary {
+                    table: s.table.clone(),
+                    method: s.method,
+                    records: s.records,
+                    nulled_values: s.nulled,
+                },
+            );
+        }
+        Ok(summary)
+    }
+
+    /// The source name this writer records.
+    pub fn source_name(&self) -> &str {
+        &self.source_name
+    }
+}
+
+/// `_airbyte_meta` for a record with its own meta and/or our changes.
+fn merge_meta(meta: Option<&RawValue>, nulled: &[String]) -> String {
+    let mut obj = meta
+        .and_then(|m| serde_json::from_str::<Value>(m.get()).ok())
+        .and_then(|v| match v {
+            Value::Object(o) => Some(o),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let mut changes = match obj.remove("changes") {
+        Some(Value::Array(a)) => a,
+        _ => Vec::new(),
+    };
+    for field in nulled {
+        changes.push(serde_json::json!({
+            "field": field,
+            "change": "NULLED",
+            "reason": "DESTINATION_TYPECAST_ERROR",
+        }));
+    }
+    let mut out = serde_json::Map::new();
+    out.insert("changes".into(), Value::Array(changes));
+    out.extend(obj);
+    Value::Object(out).to_string()
+}

@@ -1,0 +1,154 @@
+//! The database side of a load, on its own thread.
+//!
+//! The writer parses records and builds Arrow batches on the caller's thread while this worker
+//! inserts the previous batches, so parsing and DuckDB's work (compression, storage) overlap
+//! on two cores. Operations are applied strictly in the order they were sent, through a
+//! bounded channel (back-pressure keeps memory bounded). A commit is an operation like any
+//! other, so "the records before a state, and that state, in one transaction" still holds.
+//!
+//! The first failure rolls the open transaction back, is kept, and stops the worker; the
+//! writer reports it at its next call.
+
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use arrow::record_batch::RecordBatch;
+use duckdb::Connection;
+use duckdb::vtab::arrow::ArrowBatchRegistration;
+
+use abrs_protocol::AirbyteStateMessage;
+
+use crate::cache::lock;
+use crate::error::{CacheError, DuckdbContext, Result};
+use crate::state::write_state;
+
+/// One step of a load.
+pub(crate) enum Op {
+    /// Insert a batch with the stream's insert statement.
+    Insert { stream: usize, rows: usize, batch: RecordBatch },
+    /// Run `sql` (merges, swaps), write `states`, commit, and open the next transaction when
+    /// `begin_after`.
+    Commit { sql: Vec<(String, String)>, states: Vec<AirbyteStateMessage>, begin_after: bool },
+}
+
+/// What the worker needs to know about the load.
+pub(crate) struct WorkerContext {
+    pub(crate) schema_name: String,
+    pub(crate) table_prefix: String,
+    pub(crate) source_name: String,
+    /// Per stream: (insert statement, description of the target for errors).
+    pub(crate) inserts: Vec<(String, String)>,
+}
+
+/// The handle the writer keeps.
+pub(crate) struct Worker {
+    tx: Option<SyncSender<Op>>,
+    handle: Option<JoinHandle<()>>,
+    error: Arc<Mutex<Option<CacheError>>>,
+}
+
+impl Worker {
+    /// Starts the worker on `conn`, which has a transaction open.
+    pub(crate) fn start(conn: Connection, ctx: WorkerContext) -> Result<Self> {
+        let (tx, rx) = sync_channel::<Op>(2);
+        let error = Arc::new(Mutex::new(None));
+        let slot = error.clone();
+        let handle = std::thread::Builder::new()
+            .name("abrs-cache-writer".into())
+            .spawn(move || run(conn, ctx, rx, slot))
+            .map_err(|source| CacheError::Io {
+                action: "start the cache writer thread for",
+                path: "the cache".into(),
+                source,
+            })?;
+        Ok(Self { tx: Some(tx), handle: Some(handle), error })
+    }
+
+    /// The worker's failure, if any (taken: reported once).
+    pub(crate) fn take_error(&self) -> Option<CacheError> {
+        lock(&self.error).take()
+    }
+
+    /// Queues an operation (blocks while the worker is two operations behind).
+    pub(crate) fn send(&self, op: Op) -> Result<()> {
+        if let Some(e) = self.take_error() {
+            return Err(e);
+        }
+        let sent = self.tx.as_ref().map(|tx| tx.send(op).is_ok()).unwrap_or(false);
+        if sent {
+            return Ok(());
+        }
+        // The worker stopped; it kept the reason before it dropped the queue.
+        Err(self.take_error().unwrap_or(CacheError::WriterPoisoned))
+    }
+
+    /// Closes the queue, waits until every queued operation is applied (a transaction still
+    /// open is rolled back), and reports the worker's failure, if any.
+    pub(crate) fn close(&mut self) -> Result<()> {
+        self.tx.take();
+        if let Some(h) = self.handle.take() {
+            if h.join().is_err() {
+                return Err(CacheError::WriterPoisoned);
+            }
+        }
+        match self.take_error() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
+
+fn run(conn: Connection, ctx: WorkerContext, rx: Receiver<Op>, error: Arc<Mutex<Option<CacheError>>>) {
+    let mut in_transaction = true;
+    while let Ok(op) = rx.recv() {
+        if let Err(e) = apply(&conn, &ctx, op, &mut in_transaction) {
+            if in_transaction {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            *lock(&error) = Some(e);
+            return;
+        }
+    }
+    // The writer went away without finishing (or finished with no transaction open): keep
+    // only what was committed, as a crash would.
+    if in_transaction {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+}
+
+fn apply(conn: &Connection, ctx: &WorkerContext, op: Op, in_transaction: &mut bool) -> Result<()> {
+    match op {
+        Op::Insert { stream, rows, batch } => {
+            let Some((sql, target)) = ctx.inserts.get(stream) else {
+                return Err(CacheError::WriterPoisoned);
+            };
+            let registration = ArrowBatchRegistration::new(batch);
+            let mut stmt =
+                conn.prepare_cached(sql).ctx(|| format!("preparing the insert into {target}"))?;
+            stmt.execute([&registration]).ctx(|| format!("inserting {rows} rows into {target}"))?;
+        }
+        Op::Commit { sql, states, begin_after } => {
+            for (statement, what) in &sql {
+                conn.execute_batch(statement).ctx(|| what.clone())?;
+            }
+            for state in &states {
+                write_state(conn, &ctx.schema_name, &ctx.table_prefix, &ctx.source_name, state)?;
+            }
+            conn.execute_batch("COMMIT").ctx(|| "committing loaded records and state".into())?;
+            *in_transaction = false;
+            if begin_after {
+                conn.execute_batch("BEGIN TRANSACTION")
+                    .ctx(|| "starting a transaction".into())?;
+                *in_transaction = true;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,563 @@
+//! The loader end to end: protocol lines → real DuckDB files.
+
+mod common;
+
+use abrs_caches::{CacheError, DuckDbCache, LoadOptions, WriteMethod, WriteStrategy};
+use common::*;
+use serde_json::json;
+
+#[test]
+fn append_grows_and_records_internal_columns() {
+    let (_d, cache) = temp_cache();
+    let cat = catalog(vec![stream("users", users_schema(), &[], None)]);
+    let lines: Vec<String> = (0..20)
+        .map(|i| record_line("users", json!({"id": i, "name": format!("n{i}")})))
+        .collect();
+    let s = load(&cache, &cat, WriteStrategy::Append, &lines);
+    assert_eq!(s.streams["users"].records, 20);
+    assert_eq!(s.streams["users"].method, WriteMethod::Append);
+    load(&cache, &cat, WriteStrategy::Append, &lines);
+    assert_eq!(scalar_i64(&cache, "SELECT count(*) FROM users"), 40);
+    assert_eq!(
+        scalar_i64(
+            &cache,
+            "SELECT count(*) FROM users WHERE _airbyte_raw_id IS NULL OR _airbyte_extracted_at IS NULL OR _airbyte_meta IS NULL"
+        ),
+        0
+    );
+    assert_eq!(
+        scalar_i64(&cache, "SELECT count(DISTINCT _airbyte_raw_id) FROM users"),
+        40
+    );
+    // UUIDv7 strings.
+    let ids = strings(&cache, "SELECT _airbyte_raw_id FROM users LIMIT 1");
+    let id = ids[0].clone().unwrap();
+    assert_eq!(id.len(), 36);
+    assert_eq!(&id[14..15], "7");
+    assert_eq!(
+        strings(&cache, "SELECT _airbyte_meta::VARCHAR FROM users LIMIT 1")[0].as_deref(),
+        Some(r#"{"changes":[]}"#)
+    );
+    // emitted_at → TIMESTAMPTZ.
+    assert_eq!(
+        strings(
+            &cache,
+            "SELECT epoch_ms(_airbyte_extracted_at)::VARCHAR FROM users LIMIT 1"
+        )[0]
+        .as_deref(),
+        Some("1700000000000")
+    );
+    assert_eq!(
+        strings(&cache, "SELECT data_type FROM duckdb_columns() WHERE table_name='users' AND column_name='_airbyte_extracted_at'")[0].as_deref(),
+        Some("TIMESTAMP WITH TIME ZONE")
+    );
+}
+
+#[test]
+fn column_types_follow_the_schema() {
+    let (_d, cache) = temp_cache();
+    let schema = json!({"type": "object", "properties": {
+        "i": {"type": "integer"}, "n": {"type": "number"}, "s": {"type": "string"},
+        "b": {"type": "boolean"}, "d": {"type": "string", "format": "date"},
+        "ts": {"type": "string", "format": "date-time"},
+        "tsn": {"type": "string", "format": "date-time", "airbyte_type": "timestamp_without_timezone"},
+        "t": {"type": "string", "format": "time"}, "o": {"type": "object"}, "a": {"type": "array"},
+        "u": {"type": ["null", "string", "object"]}, "x": {}
+    }});
+    let cat = catalog(vec![stream("typed", schema, &[], None)]);
+    let lines = vec![
+        record_line(
+            "typed",
+            json!({
+                "i": 1, "n": 1e30, "s": "x", "b": true, "d": "2024-02-29", "ts": "2024-01-02 03:04:05.5+01:00",
+                "tsn": "2024-01-02T03:04:05", "t": "10:11:12", "o": {"K": [1]}, "a": [1, "2"], "u": "plain", "x": 5
+            }),
+        ),
+        record_line("typed", json!({"n": 1.5e-12, "u": {"k": 1}})),
+    ];
+    load(&cache, &cat, WriteStrategy::Append, &lines);
+    let types = strings(
+        &cache,
+        "SELECT column_name || ':' || data_type FROM duckdb_columns() WHERE table_name='typed' ORDER BY column_index",
+    );
+    let types: Vec<String> = types.into_iter().flatten().collect();
+    let json_t = if types.iter().any(|t| t == "o:JSON") {
+        "JSON"
+    } else {
+        "VARCHAR"
+    };
+    assert_eq!(
+        types,
+        vec![
+            "i:BIGINT".to_string(),
+            "n:DOUBLE".into(),
+            "s:VARCHAR".into(),
+            "b:BOOLEAN".into(),
+            "d:DATE".into(),
+            "ts:TIMESTAMP WITH TIME ZONE".into(),
+            "tsn:TIMESTAMP".into(),
+            "t:TIME".into(),
+            format!("o:{json_t}"),
+            format!("a:{json_t}"),
+            format!("u:{json_t}"),
+            "x:VARCHAR".into(),
+            "_airbyte_raw_id:VARCHAR".into(),
+            "_airbyte_extracted_at:TIMESTAMP WITH TIME ZONE".into(),
+            format!("_airbyte_meta:{json_t}"),
+        ]
+    );
+    assert_eq!(
+        strings(&cache, "SELECT epoch_us(ts)::VARCHAR || ' ' || d::VARCHAR || ' ' || t::VARCHAR || ' ' || tsn::VARCHAR || ' ' || x FROM typed WHERE i = 1")[0].as_deref(),
+        Some("1704161045500000 2024-02-29 10:11:12 2024-01-02 03:04:05 5")
+    );
+    assert_eq!(
+        scalar_i64(
+            &cache,
+            "SELECT count(*) FROM typed WHERE n = 1e30 OR n = 1.5e-12"
+        ),
+        2
+    );
+    let ds = cache.dataset("typed").unwrap();
+    let rows: Vec<_> = ds.iter().unwrap().map(|r| r.unwrap()).collect();
+    assert_eq!(rows[0]["o"], json!({"K": [1]}));
+    assert_eq!(rows[0]["a"], json!([1, "2"]));
+    assert_eq!(rows[0]["u"], json!("plain"));
+    assert_eq!(rows[1]["u"], json!({"k": 1}));
+    assert_eq!(rows[0]["b"], json!(true));
+    assert_eq!(rows[0]["d"], json!("2024-02-29"));
+    assert_eq!(rows[0]["ts"], json!("2024-01-02T02:04:05.500000+00:00"));
+}
+
+#[test]
+fn merge_counts_like_pyairbyte() {
+    let (_d, cache) = temp_cache();
+    let cat = catalog(vec![stream("users", users_schema(), &["id"], None)]);
+    let a: Vec<String> = (0..200)
+        .map(|i| record_line("users", json!({"id": i, "name": "a"})))
+        .collect();
+    let b: Vec<String> = (100..300)
+        .map(|i| record_line("users", json!({"id": i, "name": "b"})))
+        .collect();
+    let count = || scalar_i64(&cache, "SELECT count(*) FROM users");
+    let s = load(&cache, &cat, WriteStrategy::Auto, &a);
+    assert_eq!(s.streams["users"].method, WriteMethod::Merge);
+    assert_eq!(count(), 200);
+    load(&cache, &cat, WriteStrategy::Auto, &a);
+    assert_eq!(count(), 200);
+    load(&cache, &cat, WriteStrategy::Merge, &b);
+    assert_eq!(count(), 300);
+    assert_eq!(
+        scalar_i64(&cache, "SELECT count(*) FROM users WHERE name = 'b'"),
+        200
+    );
+    load(&cache, &cat, WriteStrategy::Merge, &a);
+    assert_eq!(count(), 300);
+    assert_eq!(
+        scalar_i64(&cache, "SELECT count(*) FROM users WHERE name = 'b'"),
+        100
+    );
+}
+
+#[test]
+fn merge_dedups_within_one_sync_last_wins() {
+    let (_d, cache) = temp_cache();
+    let cat = catalog(vec![stream("users", users_schema(), &["id"], None)]);
+    let mut lines = Vec::new();
+    for round in 0..5 {
+        for id in 0..3 {
+            lines.push(record_line(
+                "users",
+                json!({"id": id, "name": format!("r{round}")}),
+            ));
+        }
+        lines.push(stream_state_line("users", json!({"round": round})));
+    }
+    // Within one batch too (no state between).
+    lines.push(record_line("users", json!({"id": 1, "name": "x"})));
+    lines.push(record_line("users", json!({"id": 1, "name": "last"})));
+    load(&cache, &cat, WriteStrategy::Merge, &lines);
+    assert_eq!(scalar_i64(&cache, "SELECT count(*) FROM users"), 3);
+    assert_eq!(
+        strings(&cache, "SELECT name FROM users ORDER BY id"),
+        vec![Some("r4".into()), Some("last".into()), Some("r4".into())]
+    );
+}
+
+#[test]
+fn composite_primary_key() {
+    let (_d, cache) = temp_cache();
+    let schema = json!({"properties": {"id": {"type": "integer"}, "k": {"type": "string"}, "v": {"type": "integer"}}});
+    let cat = catalog(vec![stream("s", schema, &["id", "k"], None)]);
+    let lines = vec![
+        record_line("s", json!({"id": 1, "k": "a", "v": 1})),
+        record_line("s", json!({"id": 1, "k": "b", "v": 2})),
+        record_line("s", json!({"id": 1, "k": "a", "v": 3})),
+        record_line("s", json!({"id": null, "k": "a", "v": 4})),
+        record_line("s", json!({"id": null, "k": "a", "v": 5})),
+    ];
+    load(&cache, &cat, WriteStrategy::Merge, &lines);
+    load(&cache, &cat, WriteStrategy::Merge, &lines[1..3]);
+    assert_eq!(
+        strings(&cache, "SELECT v::VARCHAR FROM s ORDER BY v"),
+        vec![Some("2".into()), Some("3".into()), Some("5".into())]
+    );
+}
+
+#[test]
+fn merge_without_primary_key_is_a_clear_error() {
+    let (_d, cache) = temp_cache();
+    let cat = catalog(vec![stream("users", users_schema(), &[], None)]);
+    let err = cache
+        .begin_load("src", &cat, WriteStrategy::Merge, LoadOptions::default())
+        .err()
+        .expect("error");
+    assert!(matches!(err, CacheError::MergeWithoutPrimaryKey { .. }));
+    assert!(err.to_string().contains("\"users\""), "{err}");
+    assert!("bogus".parse::<WriteStrategy>().is_err());
+}
+
+#[test]
+fn auto_resolution() {
+    let (_d, cache) = temp_cache();
+    let cat = catalog(vec![
+        stream("pk", users_schema(), &["id"], None),
+        stream("cursor", users_schema(), &[], Some("id")),
+        stream("none", users_schema(), &[], None),
+    ]);
+    let s = load(&cache, &cat, WriteStrategy::Auto, &[]);
+    assert_eq!(s.streams["pk"].method, WriteMethod::Merge);
+    assert_eq!(s.streams["cursor"].method, WriteMethod::Append);
+    assert_eq!(s.streams["none"].method, WriteMethod::Replace);
+    // Empty streams still get their tables.
+    for t in ["pk", "cursor", "none"] {
+        assert_eq!(scalar_i64(&cache, &format!("SELECT count(*) FROM {t}")), 0);
+    }
+    assert_eq!(cache.streams().unwrap(), vec!["cursor", "none", "pk"]);
+    assert_eq!(
+        strings(&cache, "SELECT DISTINCT source_name FROM _airbyte_streams"),
+        vec![Some("source-test".into())]
+    );
+}
+
+#[test]
+fn replace_is_atomic_for_readers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.duckdb");
+    let cache = DuckDbCache::new(&path);
+    let reader = DuckDbCache::new(&path);
+    let cat = catalog(vec![stream("users", users_schema(), &[], None)]);
+    let old: Vec<String> = (0..50)
+        .map(|i| record_line("users", json!({"id": i})))
+        .collect();
+    load(&cache, &cat, WriteStrategy::Replace, &old);
+    assert_eq!(scalar_i64(&reader, "SELECT count(*) FROM users"), 50);
+
+    let mut w = cache
+        .begin_load("source-test", &cat, WriteStrategy::Replace, eager())
+        .unwrap();
+    for i in 0..30 {
+        feed(
+            &mut w,
+            &[record_line("users", json!({"id": i, "name": "new"}))],
+        );
+        if i % 10 == 9 {
+            feed(&mut w, &[stream_state_line("users", json!({"i": i}))]);
+        }
+        assert_eq!(scalar_i64(&reader, "SELECT count(*) FROM users"), 50);
+    }
+    // The state of a replaced stream waits for the swap.
+    assert!(reader.state_messages("source-test").unwrap().is_empty());
+    let s = w.finish().unwrap();
+    assert_eq!(s.streams["users"].method, WriteMethod::Replace);
+    assert_eq!(scalar_i64(&reader, "SELECT count(*) FROM users"), 30);
+    assert_eq!(
+        scalar_i64(&reader, "SELECT count(*) FROM users WHERE name = 'new'"),
+        30
+    );
+    assert_eq!(reader.state_messages("source-test").unwrap().len(), 1);
+
+    // A killed replace leaves the old table; its stale shadow is cleaned by the next load.
+    let mut w = cache
+        .begin_load("source-test", &cat, WriteStrategy::Replace, eager())
+        .unwrap();
+    feed(
+        &mut w,
+        &[
+            record_line("users", json!({"id": 1})),
+            stream_state_line("users", json!({})),
+        ],
+    );
+    drop(w);
+    assert_eq!(scalar_i64(&reader, "SELECT count(*) FROM users"), 30);
+    load(&cache, &cat, WriteStrategy::Replace, &old[..5]);
+    assert_eq!(scalar_i64(&reader, "SELECT count(*) FROM users"), 5);
+    assert_eq!(
+        scalar_i64(
+            &reader,
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '_abrs_%'"
+        ),
+        0
+    );
+}
+
+#[test]
+fn crash_keeps_exactly_the_last_commit() {
+    let (_d, cache) = temp_cache();
+    let cat = catalog(vec![stream("users", users_schema(), &[], Some("id"))]);
+    let mut w = cache
+        .begin_load("source-test", &cat, WriteStrategy::Append, eager())
+        .unwrap();
+    let mut lines: Vec<String> = (0..10)
+        .map(|i| record_line("users", json!({"id": i})))
+        .collect();
+    lines.push(stream_state_line("users", json!({"cursor": 9})));
+    lines.extend((10..25).map(|i| record_line("users", json!({"id": i}))));
+    feed(&mut w, &lines);
+    drop(w); // as if killed: no finish
+    assert_eq!(scalar_i64(&cache, "SELECT count(*) FROM users"), 10);
+    let states = cache.state_messages("source-test").unwrap();
+    assert_eq!(states.len(), 1);
+    assert_eq!(
+        states[0].stream.as_ref().unwrap().stream_state,
+        Some(json!({"cursor": 9}))
+    );
+}
+
+#[test]
+fn state_commits_are_batched_in_time() {
+    let (_d, cache) = temp_cache();
+    let cat = catalog(vec![stream("users", users_schema(), &[], Some("id"))]);
+    let opts = LoadOptions {
+        commit_interval: std::time::Duration::from_secs(3600),
+        ..Default::default()
+    };
+    let mut w = cache
+        .begin_load("source-test", &cat, WriteStrategy::Append, opts)
+        .unwrap();
+    for i in 0..5 {
+        feed(
+            &mut w,
+            &[
+                record_line("users", json!({"id": i})),
+                stream_state_line("users", json!({"c": i})),
+            ],
+        );
+    }
+    assert_eq!(scalar_i64(&cache, "SELECT count(*) FROM users"), 0);
+    let s = w.finish().unwrap();
+    assert_eq!(s.states, 5);
+    assert_eq!(scalar_i64(&cache, "SELECT count(*) FROM users"), 5);
+    let st = cache.get_state_provider("source-test").unwrap();
+    assert_eq!(st.get_stream_state("users"), Some(&json!({"c": 4})));
+}
+
+#[test]
+fn unknown_stream_is_an_error_not_a_panic() {
+    let (_d, cache) = temp_cache();
+    let cat = catalog(vec![stream("users", users_schema(), &[], None)]);
+    let mut w = cache
+        .begin_load("source-test", &cat, WriteStrategy::Append, eager())
+        .unwrap();
+    let line = record_line("ghosts", json!({"id": 1}));
+    let abrs_protocol::Decoded::Record(r) = abrs_protocol::decode_line(line.as_bytes()).unwrap()
+    else {
+        panic!()
+    };
+    let err = w.record(&r).unwrap_err();
+    assert!(matches!(err, CacheError::UnknownStream { .. }), "{err}");
+    assert!(err.to_string().contains("ghosts"));
+}
+
+#[test]
+fn bad_values_are_nulled_and_recorded() {
+    let (_d, cache) = temp_cache();
+    let schema = json!({"properties": {"id": {"type": "integer"}, "d": {"type": "string", "format": "date"}, "ok": {"type": "boolean"}}});
+    let cat = catalog(vec![stream("s", schema, &[], None)]);
+    let lines = vec![
+        record_line("s", json!({"id": "abc", "d": "not a date", "ok": true})),
+        json!({"type": "RECORD", "record": {"stream": "s", "data": {"id": 2, "d": "2024-01-01", "ok": {"x": 1}},
+            "emitted_at": 1, "meta": {"changes": [{"field": "big", "change": "TRUNCATED", "reason": "SOURCE_FIELD_SIZE_LIMITATION"}]}}})
+        .to_string(),
+    ];
+    let s = load(&cache, &cat, WriteStrategy::Append, &lines);
+    assert_eq!(s.streams["s"].nulled_values, 3);
+    assert_eq!(
+        scalar_i64(
+            &cache,
+            "SELECT count(*) FROM s WHERE id IS NULL AND d IS NULL"
+        ),
+        1
+    );
+    let metas = strings(
+        &cache,
+        "SELECT _airbyte_meta::VARCHAR FROM s ORDER BY _airbyte_extracted_at DESC",
+    );
+    let m0: serde_json::Value = serde_json::from_str(metas[0].as_deref().unwrap()).unwrap();
+    assert_eq!(
+        m0["changes"],
+        json!([
+            {"field": "id", "change": "NULLED", "reason": "DESTINATION_TYPECAST_ERROR"},
+            {"field": "d", "change": "NULLED", "reason": "DESTINATION_TYPECAST_ERROR"},
+        ])
+    );
+    let m1: serde_json::Value = serde_json::from_str(metas[1].as_deref().unwrap()).unwrap();
+    assert_eq!(m1["changes"].as_array().unwrap().len(), 2);
+    assert_eq!(m1["changes"][0]["change"], "TRUNCATED");
+    assert_eq!(m1["changes"][1]["field"], "ok");
+}
+
+#[test]
+fn schema_evolution_widens_and_adds_columns() {
+    let (_d, cache) = temp_cache();
+    let v1 = json!({"properties": {"id": {"type": "integer"}, "a": {"type": "integer"}}});
+    load(
+        &cache,
+        &catalog(vec![stream("s", v1, &[], None)]),
+        WriteStrategy::Append,
+        &[record_line("s", json!({"id": 1, "a": 5}))],
+    );
+    let v2 = json!({"properties": {"id": {"type": "integer"}, "a": {"type": "string"}, "b": {"type": "number"}}});
+    load(
+        &cache,
+        &catalog(vec![stream("s", v2, &[], None)]),
+        WriteStrategy::Append,
+        &[record_line(
+            "s",
+            json!({"id": 2, "a": "not-a-number", "b": 1.5}),
+        )],
+    );
+    assert_eq!(
+        strings(&cache, "SELECT a FROM s ORDER BY id"),
+        vec![Some("5".into()), Some("not-a-number".into())]
+    );
+    let cols: Vec<String> = strings(
+        &cache,
+        "SELECT column_name FROM duckdb_columns() WHERE table_name='s' ORDER BY column_index",
+    )
+    .into_iter()
+    .flatten()
+    .collect();
+    assert_eq!(cols.last().map(String::as_str), Some("b"));
+    // A removed property keeps its column (NULL for new rows); undeclared fields are dropped.
+    let v3 = json!({"properties": {"id": {"type": "integer"}}});
+    load(
+        &cache,
+        &catalog(vec![stream("s", v3, &[], None)]),
+        WriteStrategy::Append,
+        &[record_line("s", json!({"id": 3, "undeclared": 1}))],
+    );
+    assert_eq!(
+        scalar_i64(
+            &cache,
+            "SELECT count(*) FROM s WHERE a IS NULL AND b IS NULL"
+        ),
+        1
+    );
+    assert_eq!(
+        scalar_i64(
+            &cache,
+            "SELECT count(*) FROM duckdb_columns() WHERE table_name='s' AND column_name='undeclared'"
+        ),
+        0
+    );
+    // A re-added internal column (PyAirbyte scenario 11).
+    cache
+        .execute("ALTER TABLE s DROP COLUMN _airbyte_raw_id")
+        .unwrap();
+    load(
+        &cache,
+        &catalog(vec![stream(
+            "s",
+            json!({"properties": {"id": {"type": "integer"}}}),
+            &[],
+            None,
+        )]),
+        WriteStrategy::Append,
+        &[record_line("s", json!({"id": 4}))],
+    );
+    assert_eq!(
+        scalar_i64(
+            &cache,
+            "SELECT count(*) FROM s WHERE _airbyte_raw_id IS NOT NULL"
+        ),
+        1
+    );
+}
+
+#[test]
+fn names_are_normalized_and_collisions_suffixed() {
+    let (_d, cache) = temp_cache();
+    let schema = json!({"properties": {
+        "Id": {"type": "integer"}, "My-Field.X": {"type": "string"}, "a b": {"type": "string"},
+        "a-b": {"type": "string"}, "1st col": {"type": "integer"}, "nested": {"type": "object"}
+    }});
+    let cat = catalog(vec![stream("My-Stream.Name", schema, &["Id"], None)]);
+    load(
+        &cache,
+        &cat,
+        WriteStrategy::Merge,
+        &[record_line(
+            "My-Stream.Name",
+            json!({
+                "ID": 1, "My-Field.X": "x", "a b": "space", "a-b": "dash", "1st col": 7, "nested": {"InnerKey": 1}
+            }),
+        )],
+    );
+    let cols: Vec<String> = strings(&cache, "SELECT column_name FROM duckdb_columns() WHERE table_name='my_stream_name' ORDER BY column_index")
+        .into_iter().flatten().collect();
+    assert_eq!(
+        &cols[..6],
+        ["id", "my_field_x", "a_b", "a_b_1", "_1st_col", "nested"]
+    );
+    assert_eq!(
+        strings(
+            &cache,
+            "SELECT id::VARCHAR || a_b || a_b_1 || _1st_col::VARCHAR || nested::VARCHAR FROM my_stream_name"
+        ),
+        vec![Some(r#"1spacedash7{"InnerKey":1}"#.into())]
+    );
+    let rows: Vec<_> = cache
+        .dataset("My-Stream.Name")
+        .unwrap()
+        .iter()
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(rows[0]["nested"], json!({"InnerKey": 1}));
+}
+
+#[test]
+fn prefix_isolation_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.duckdb");
+    let a = DuckDbCache::new(&path).with_table_prefix("a_");
+    let b = DuckDbCache::new(&path).with_table_prefix("b_");
+    let cat = catalog(vec![stream("users", users_schema(), &[], Some("id"))]);
+    let mut lines = vec![record_line("users", json!({"id": 1}))];
+    lines.push(stream_state_line("users", json!({"c": "a"})));
+    load(&a, &cat, WriteStrategy::Append, &lines);
+    lines[1] = stream_state_line("users", json!({"c": "b"}));
+    lines.push(record_line("users", json!({"id": 2})));
+    load(&b, &cat, WriteStrategy::Append, &lines[..1]);
+    assert_eq!(a.streams().unwrap(), vec!["users"]);
+    assert_eq!(scalar_i64(&a, "SELECT count(*) FROM a_users"), 1);
+    assert_eq!(scalar_i64(&b, "SELECT count(*) FROM b_users"), 1);
+    assert_eq!(a.dataset("users").unwrap().len().unwrap(), 1);
+    assert_eq!(
+        a.get_state_provider("source-test")
+            .unwrap()
+            .get_stream_state("users"),
+        Some(&json!({"c": "a"}))
+    );
+    assert!(b.state_messages("source-test").unwrap().is_empty());
+    a.close();
+    b.close();
+    // Reopen: the file was released and a new cache object sees everything.
+    let again = DuckDbCache::new(&path).with_table_prefix("a_");
+    assert_eq!(again.dataset("users").unwrap().len().unwrap(), 1);
+    assert_eq!(again.state_messages("source-test").unwrap().len(), 1);
+    assert!(matches!(
+        again.dataset("nope"),
+        Err(CacheError::StreamNotInCache { .. })
+    ));
+}

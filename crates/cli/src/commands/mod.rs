@@ -1,0 +1,10 @@
+//! One module per subcommand: its clap `Args` and its `run`.
+
+pub mod check;
+pub mod discover;
+pub mod install;
+pub mod query;
+pub mod read;
+pub mod records;
+pub mod spec;
+pub mod validate;

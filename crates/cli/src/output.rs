@@ -1,0 +1,43 @@
+//! How the CLI reports: errors as one paragraph on stderr, exit codes, progress spinners.
+
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// The exit code for an error: 2 for usage errors, 1 for the rest.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    match err.downcast_ref::<airbyte::Error>() {
+        Some(e) if e.is_usage_error() => 2,
+        _ => 1,
+    }
+}
+
+/// Prints the error as one paragraph (plus the connector's log tail when there is one).
+pub fn print_error(err: &anyhow::Error) {
+    // Our errors already include their causes' words; add a cause only when it says something
+    // new (context layers added with anyhow come first).
+    let mut text = String::new();
+    for cause in err.chain() {
+        let part = cause.to_string();
+        if text.contains(part.trim()) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(part.trim());
+    }
+    eprintln!("Error: {text}");
+}
+
+/// A spinner on stderr while something slow runs; invisible when stderr is not a terminal.
+pub fn spinner(message: impl Into<String>) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(message.into());
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
