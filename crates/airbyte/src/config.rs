@@ -58,11 +58,37 @@ fn json_type(v: &Value) -> &'static str {
 
 /// Reads a config given as the CLI's `--config` takes it: inline JSON/YAML when the text starts
 /// with `{`, else the path of a JSON or YAML file.
+///
+/// As in `pyab`, a string value `SECRET:NAME` (at any depth) stands for the secret `NAME`: it
+/// becomes `secret_reference::NAME`, resolved (environment, then `.env`) only when the config is
+/// handed to the connector, so the secret itself is never part of the stored config.
+///
+/// ```
+/// let config = airbyte::config::load_config(r#"{"api_key": "SECRET:MY_KEY"}"#).unwrap();
+/// assert_eq!(config["api_key"], "secret_reference::MY_KEY");
+/// ```
 pub fn load_config(arg: &str) -> Result<Value> {
-    if arg.trim_start().starts_with('{') {
-        return parse_config_text(arg, "the inline config text");
+    let mut config = if arg.trim_start().starts_with('{') {
+        parse_config_text(arg, "the inline config text")?
+    } else {
+        load_config_file(Path::new(arg))?
+    };
+    expand_secret_markers(&mut config);
+    Ok(config)
+}
+
+/// Rewrites `SECRET:NAME` strings into `secret_reference::NAME`.
+fn expand_secret_markers(value: &mut Value) {
+    match value {
+        Value::String(s) => {
+            if let Some(name) = s.strip_prefix("SECRET:") {
+                *s = format!("{}{}", crate::secrets::SECRET_REFERENCE_PREFIX, name.trim());
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(expand_secret_markers),
+        Value::Object(map) => map.values_mut().for_each(expand_secret_markers),
+        _ => {}
     }
-    load_config_file(Path::new(arg))
 }
 
 /// Reads a JSON or YAML config file.
@@ -106,11 +132,11 @@ pub(crate) fn validate_against_spec(
             } else {
                 text
             };
-            if let jsonschema::error::ValidationErrorKind::Required { property } = err.kind() {
-                if let Some(name) = property.as_str() {
-                    path = format!("{path}/{}", escape_pointer(name));
-                    message = "is required but missing".into();
-                }
+            if let jsonschema::error::ValidationErrorKind::Required { property } = err.kind()
+                && let Some(name) = property.as_str()
+            {
+                path = format!("{path}/{}", escape_pointer(name));
+                message = "is required but missing".into();
             }
             Violation { path, message }
         })

@@ -89,6 +89,11 @@ impl LazyDataset {
         &self.handler
     }
 
+    /// The pid of the connector process while it runs (also its process group).
+    pub fn connector_pid(&self) -> Option<u32> {
+        self.messages.as_ref().and_then(|m| m.process().pid())
+    }
+
     /// Stops the connector now; the iteration ends.
     pub fn stop(&mut self) {
         self.messages = None;
@@ -112,10 +117,7 @@ impl Iterator for LazyDataset {
                 }
                 Some(Err(e)) => {
                     self.messages = None;
-                    return Some(Err(Error::Connector {
-                        name: self.connector.clone(),
-                        source: e,
-                    }));
+                    return Some(Err(Error::from_connector(&self.connector, e)));
                 }
                 Some(Ok(msg)) => {
                     let Some(record) = msg.record else { continue };

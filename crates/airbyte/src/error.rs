@@ -109,13 +109,17 @@ pub enum Error {
     },
 
     /// Installing the connector failed (`AirbyteConnectorInstallationError`).
-    #[error("Installing connector `{name}` failed. {source}")]
+    #[error(
+        "{source} (A connector name that is not on PATH and not in a registry file is installed \
+         as the PyPI package `airbyte-{name}`; to run `{name}` another way give a pip URL, a \
+         Docker image, or the path of a local executable.)"
+    )]
     Installation {
         /// The connector's name.
         name: String,
         /// What the installer reported.
         #[source]
-        source: ConnectorError,
+        source: Box<ConnectorError>,
     },
 
     /// The connector ran and failed (`AirbyteConnectorFailedError` and relatives); the message
@@ -126,7 +130,7 @@ pub enum Error {
         name: String,
         /// What the connector layer reported.
         #[source]
-        source: ConnectorError,
+        source: Box<ConnectorError>,
     },
 
     /// `check` answered FAILED (`AirbyteConnectorCheckFailedError`).
@@ -252,7 +256,8 @@ impl Error {
     }
 
     /// Whether the error is about how the library (or CLI) was called rather than about a
-    /// connector or data: wrong options, unknown stream, missing config. The CLI exits with 2
+    /// connector or data: wrong options, unknown connector or stream, missing config. The CLI
+    /// exits with 2
     /// for these, 1 for the others.
     pub fn is_usage_error(&self) -> bool {
         matches!(
@@ -263,28 +268,26 @@ impl Error {
                 | Self::NoStreamsSelected { .. }
                 | Self::ConfigParse { .. }
                 | Self::ExecutableNotFound { .. }
+                | Self::ConnectorNotFound { .. }
         ) || matches!(
             self,
-            Self::Connector {
-                source: ConnectorError::InvalidOptions { .. },
-                ..
-            }
+            Self::Connector { source, .. } if matches!(**source, ConnectorError::InvalidOptions { .. })
         )
     }
 
     /// Wraps a connector-layer error: install failures become [`Error::Installation`], the
     /// rest [`Error::Connector`].
-    pub(crate) fn from_connector(name: &str, source: ConnectorError) -> Self {
+    pub fn from_connector(name: &str, source: ConnectorError) -> Self {
         match source {
             ConnectorError::InstallFailed { .. } | ConnectorError::VersionMismatch { .. } => {
                 Self::Installation {
                     name: name.to_string(),
-                    source,
+                    source: Box::new(source),
                 }
             }
             other => Self::Connector {
                 name: name.to_string(),
-                source: other,
+                source: Box::new(other),
             },
         }
     }

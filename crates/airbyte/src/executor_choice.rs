@@ -194,10 +194,10 @@ pub fn choose_executor(name: &str, opts: &SourceOptions) -> Result<ExecutorPlan>
         }
         return local_plan(name, &PathBuf::from(name));
     }
-    if opts.version.is_none() {
-        if let Some(path) = find_on_path(name) {
-            return Ok(ExecutorPlan::Local { path });
-        }
+    if opts.version.is_none()
+        && let Some(path) = find_on_path(name)
+    {
+        return Ok(ExecutorPlan::Local { path });
     }
     match registry::get_connector_metadata(name)? {
         None => Ok(python_plan(name, opts, None)),

@@ -341,7 +341,7 @@ impl Source {
                     bytes += record.data.get().len() as u64;
                     writer.record(&record)?;
                     // Checking the clock every 4096 records keeps it off the hot path.
-                    if counters.records % 4096 == 0
+                    if counters.records.is_multiple_of(4096)
                         && let Some(cb) = &progress
                         && last_progress.elapsed() >= PROGRESS_INTERVAL
                     {

@@ -198,10 +198,10 @@ fn collect_secret_values(
 ) {
     let secret = secret || is_secret_schema(schema);
     match (raw, hydrated) {
-        (Value::String(r), Value::String(h)) => {
-            if secret || r.starts_with(SECRET_REFERENCE_PREFIX) {
-                out.push(h.clone());
-            }
+        (Value::String(r), Value::String(h))
+            if secret || r.starts_with(SECRET_REFERENCE_PREFIX) =>
+        {
+            out.push(h.clone());
         }
         (Value::Object(r), Value::Object(h)) => {
             for (k, hv) in h {

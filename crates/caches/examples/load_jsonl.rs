@@ -34,7 +34,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }],
         extra: Default::default(),
     };
-    let cache = DuckDbCache::new(&args[3]);
+    let mut cache = DuckDbCache::new(&args[3]);
+    if let Ok(limit) = std::env::var("ABRS_DUCKDB_MEMORY_LIMIT") {
+        cache = cache.with_memory_limit(limit);
+    }
     let start = Instant::now();
     let mut writer =
         cache.begin_load("source-bench", &catalog, strategy, LoadOptions::default())?;

@@ -42,7 +42,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn open_instance(path: &Path) -> Result<Arc<Instance>> {
+fn open_instance(path: &Path, memory_limit: Option<&str>) -> Result<Arc<Instance>> {
     let in_memory = path.as_os_str() == ":memory:";
     let key = if in_memory {
         None
@@ -59,7 +59,13 @@ fn open_instance(path: &Path) -> Result<Arc<Instance>> {
             path: path.to_path_buf(),
             source,
         })?;
-        Some(abs.canonicalize().unwrap_or(abs))
+        // Canonicalize the directory (it exists) so that every spelling of one file, before
+        // and after the file is created, maps to one instance.
+        let canonical = match (abs.parent(), abs.file_name()) {
+            (Some(dir), Some(name)) => dir.canonicalize().map(|d| d.join(name)).ok(),
+            _ => None,
+        };
+        Some(canonical.unwrap_or(abs))
     };
     let mut registry = lock(&INSTANCES);
     registry.retain(|_, w| w.strong_count() > 0);
@@ -76,6 +82,11 @@ fn open_instance(path: &Path) -> Result<Arc<Instance>> {
         .with("autoinstall_known_extensions", "false")
         .and_then(|c| c.with("autoload_known_extensions", "false"))
         .ctx(describe)?;
+    if let Some(limit) = memory_limit {
+        // Set before the first allocation: a limit set later on a loading connection was
+        // measured not to bound the process (290 MB vs 170 MB RSS for 1M bench records).
+        config = config.max_memory(limit).ctx(describe)?;
+    }
     let new_file = key.as_ref().is_some_and(|k| !k.exists());
     if new_file {
         // PyAirbyte 0.71 pins duckdb 1.4.3, which cannot read newer storage versions.
@@ -132,6 +143,7 @@ pub struct DuckDbCache {
     db_path: PathBuf,
     schema_name: String,
     table_prefix: String,
+    memory_limit: Option<String>,
     open: Mutex<Option<Open>>,
 }
 
@@ -148,9 +160,11 @@ impl std::fmt::Debug for DuckDbCache {
 impl Clone for DuckDbCache {
     /// A cache object with the same configuration (it opens its own connection when used).
     fn clone(&self) -> Self {
-        Self::new(&self.db_path)
+        let mut clone = Self::new(&self.db_path)
             .with_schema_name(&self.schema_name)
-            .with_table_prefix(&self.table_prefix)
+            .with_table_prefix(&self.table_prefix);
+        clone.memory_limit = self.memory_limit.clone();
+        clone
     }
 }
 
@@ -194,6 +208,7 @@ impl DuckDbCache {
             db_path: db_path.as_ref().to_path_buf(),
             schema_name: "main".into(),
             table_prefix: String::new(),
+            memory_limit: None,
             open: Mutex::new(None),
         }
     }
@@ -207,6 +222,15 @@ impl DuckDbCache {
     /// Prefixes every stream table (the table of stream `s` is `normalize(prefix + s)`).
     pub fn with_table_prefix(mut self, table_prefix: impl Into<String>) -> Self {
         self.table_prefix = table_prefix.into();
+        self
+    }
+
+    /// Caps DuckDB's buffer memory (its `memory_limit`, e.g. `"100MB"`; default: 80% of RAM).
+    ///
+    /// Applies when this cache object is the first in the process to open the file (the
+    /// setting belongs to the database instance, which cache objects on one file share).
+    pub fn with_memory_limit(mut self, limit: impl Into<String>) -> Self {
+        self.memory_limit = Some(limit.into());
         self
     }
 
@@ -250,7 +274,7 @@ impl DuckDbCache {
         if let Some(open) = guard.as_ref() {
             return f(&open.conn, &open.instance);
         }
-        let instance = open_instance(&self.db_path)?;
+        let instance = open_instance(&self.db_path, self.memory_limit.as_deref())?;
         let conn = instance.connect()?;
         self.init_schema(&conn, &instance)?;
         let open = guard.insert(Open { instance, conn });

@@ -11,9 +11,41 @@ use arrow::datatypes::{DataType, TimeUnit};
 
 use crate::types::{SqlType, parse_date, parse_time_micros, parse_timestamp_micros};
 
-/// The value did not fit the column (it was stored as NULL).
+/// Why a value was not stored as given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Misfit;
+pub(crate) enum PushError {
+    /// The value does not fit the column; it was stored as NULL.
+    Misfit,
+    /// A number that this numeric column would lose digits of (more digits than a DOUBLE
+    /// round-trips, or an integer beyond BIGINT). Nothing was stored: the column should become
+    /// VARCHAR ([`ColumnBuffer::make_text`]) and the value pushed again.
+    NeedsText,
+}
+
+/// Whether storing the JSON number `raw` as the DOUBLE `v` loses digits: its significant
+/// digits differ from the shortest text that round-trips `v`.
+pub(crate) fn loses_digits(raw: &str, v: f64) -> bool {
+    fn significant(text: &str) -> &[u8] {
+        let mantissa = text.split(['e', 'E']).next().unwrap_or(text).as_bytes();
+        let start = mantissa.iter().position(|b| (b'1'..=b'9').contains(b));
+        let end = mantissa.iter().rposition(|b| (b'1'..=b'9').contains(b));
+        match (start, end) {
+            (Some(s), Some(e)) => &mantissa[s..=e],
+            _ => &[],
+        }
+    }
+    let digits_in = |s: &[u8]| s.iter().filter(|b| b.is_ascii_digit()).count();
+    let sig = significant(raw);
+    // 15 significant digits always round-trip through a DOUBLE.
+    if digits_in(sig) <= 15 || !v.is_finite() {
+        return false;
+    }
+    let mut buf = ryu::Buffer::new();
+    let shortest = significant(buf.format_finite(v));
+    !sig.iter()
+        .filter(|b| b.is_ascii_digit())
+        .eq(shortest.iter().filter(|b| b.is_ascii_digit()))
+}
 
 /// An Arrow builder for one column type.
 pub(crate) enum ColumnBuffer {
@@ -96,8 +128,8 @@ impl ColumnBuffer {
     }
 
     /// Appends one JSON value given as its raw text. A value that does not fit is appended as
-    /// NULL and reported as [`Misfit`].
-    pub(crate) fn push_raw(&mut self, raw: &str) -> Result<(), Misfit> {
+    /// NULL and reported as [`PushError::Misfit`]; see also [`PushError::NeedsText`].
+    pub(crate) fn push_raw(&mut self, raw: &str) -> Result<(), PushError> {
         let first = raw.as_bytes().first().copied().unwrap_or(b'n');
         if first == b'n' {
             self.push_null();
@@ -126,12 +158,26 @@ impl ColumnBuffer {
                     b'-' | b'0'..=b'9' => parse_int(raw),
                     _ => None,
                 };
+                let integer_literal = matches!(first, b'-' | b'0'..=b'9')
+                    && raw
+                        .trim_start_matches('-')
+                        .bytes()
+                        .all(|c| c.is_ascii_digit());
+                if v.is_none() && integer_literal {
+                    return Err(PushError::NeedsText);
+                }
                 v.map(|v| b.append_value(v)).is_some()
             }
             Self::Float(b) => {
                 let v = match first {
                     b'"' => string_content(raw).and_then(|s| s.trim().parse::<f64>().ok()),
-                    b'-' | b'0'..=b'9' => raw.parse::<f64>().ok().filter(|f| f.is_finite()),
+                    b'-' | b'0'..=b'9' => {
+                        let v = raw.parse::<f64>().ok().filter(|f| f.is_finite());
+                        if v.is_some_and(|v| loses_digits(raw, v)) {
+                            return Err(PushError::NeedsText);
+                        }
+                        v
+                    }
                     _ => None,
                 };
                 v.map(|v| b.append_value(v)).is_some()
@@ -168,8 +214,38 @@ impl ColumnBuffer {
             Ok(())
         } else {
             self.push_null();
-            Err(Misfit)
+            Err(PushError::Misfit)
         }
+    }
+
+    /// Turns a numeric buffer into a text one, keeping the values buffered so far (as the
+    /// text DuckDB would give them). Other buffers are left as they are.
+    pub(crate) fn make_text(&mut self) {
+        let mut text = StringBuilder::new();
+        match self {
+            Self::Float(b) => {
+                let values = b.finish();
+                let mut buf = ryu::Buffer::new();
+                for v in values.iter() {
+                    match v {
+                        Some(v) => text.append_value(buf.format(v)),
+                        None => text.append_null(),
+                    }
+                }
+            }
+            Self::Int(b) => {
+                let values = b.finish();
+                let mut buf = itoa::Buffer::new();
+                for v in values.iter() {
+                    match v {
+                        Some(v) => text.append_value(buf.format(v)),
+                        None => text.append_null(),
+                    }
+                }
+            }
+            _ => return,
+        }
+        *self = Self::Text(text);
     }
 
     /// The array of everything appended so far; the buffer starts over empty.
@@ -200,9 +276,13 @@ mod tests {
         assert!(c.push_raw("\"7\"").is_ok());
         assert!(c.push_raw("2.0").is_ok());
         assert!(c.push_raw("null").is_ok());
-        assert_eq!(c.push_raw("\"abc\""), Err(Misfit));
-        assert_eq!(c.push_raw("1.5"), Err(Misfit));
-        assert_eq!(c.push_raw("{}"), Err(Misfit));
+        assert_eq!(c.push_raw("\"abc\""), Err(PushError::Misfit));
+        assert_eq!(c.push_raw("1.5"), Err(PushError::Misfit));
+        assert_eq!(c.push_raw("{}"), Err(PushError::Misfit));
+        assert_eq!(
+            c.push_raw("123456789012345678901234"),
+            Err(PushError::NeedsText)
+        );
         let a = c.finish();
         let a = a.as_primitive::<Int64Type>();
         assert_eq!(a.len(), 7);
@@ -210,6 +290,41 @@ mod tests {
         assert_eq!(a.value(1), 7);
         assert_eq!(a.value(2), 2);
         assert_eq!(a.null_count(), 4);
+    }
+
+    #[test]
+    fn digits_that_a_double_would_lose() {
+        for ok in [
+            "1.5",
+            "0.1",
+            "1e30",
+            "1.5e-12",
+            "123.4567",
+            "1234567890123456.0",
+            "100000000000000000000",
+            "0.30000000000000004",
+            "-2.2250738585072014e-308",
+        ] {
+            assert!(!loses_digits(ok, ok.parse().unwrap()), "{ok}");
+        }
+        for lossy in [
+            "0.1234567890123456789",
+            "12345678901234567891",
+            "1.00000000000000000001",
+        ] {
+            assert!(loses_digits(lossy, lossy.parse().unwrap()), "{lossy}");
+        }
+        let mut c = ColumnBuffer::new(&SqlType::Double, 4);
+        c.push_raw("1.5").unwrap();
+        assert_eq!(
+            c.push_raw("0.1234567890123456789"),
+            Err(PushError::NeedsText)
+        );
+        c.make_text();
+        c.push_raw("0.1234567890123456789").unwrap();
+        let a = c.finish();
+        let a = a.as_string::<i32>();
+        assert_eq!((a.value(0), a.value(1)), ("1.5", "0.1234567890123456789"));
     }
 
     #[test]

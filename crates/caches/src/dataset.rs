@@ -76,15 +76,15 @@ impl DuckDbCache {
             .map(|(c, _)| c.clone())
             .collect();
         json_columns.insert(crate::loader::META_COLUMN.to_string());
-        if let Some(schema) = declared.and_then(|d| serde_json::from_str::<Value>(&d).ok()) {
-            if let Some(props) = schema.get("properties").and_then(Value::as_object) {
-                let mut namer = crate::names::ColumnNamer::new(crate::loader::INTERNAL_COLUMNS);
-                for (prop, s) in props {
-                    if let Ok(col) = namer.assign(prop) {
-                        if SqlType::from_json_schema(s) == SqlType::Json {
-                            json_columns.insert(col);
-                        }
-                    }
+        if let Some(schema) = declared.and_then(|d| serde_json::from_str::<Value>(&d).ok())
+            && let Some(props) = schema.get("properties").and_then(Value::as_object)
+        {
+            let mut namer = crate::names::ColumnNamer::new(crate::loader::INTERNAL_COLUMNS);
+            for (prop, s) in props {
+                if let Ok(col) = namer.assign(prop)
+                    && SqlType::from_json_schema(s) == SqlType::Json
+                {
+                    json_columns.insert(col);
                 }
             }
         }
@@ -275,12 +275,12 @@ impl Iterator for RowIter {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if let Some(b) = &self.batch {
-                if self.row < b.num_rows() {
-                    let row = batch_row(b, self.row, &self.json_columns);
-                    self.row += 1;
-                    return Some(Ok(row));
-                }
+            if let Some(b) = &self.batch
+                && self.row < b.num_rows()
+            {
+                let row = batch_row(b, self.row, &self.json_columns);
+                self.row += 1;
+                return Some(Ok(row));
             }
             match self.rx.recv() {
                 Ok(Ok(b)) => {

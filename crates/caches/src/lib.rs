@@ -36,7 +36,9 @@ pub mod state;
 pub mod types;
 mod worker;
 
-pub use cache::{DuckDbCache, STATE_TABLE, STREAMS_TABLE, cache_root, default_cache, new_local_cache};
+pub use cache::{
+    DuckDbCache, STATE_TABLE, STREAMS_TABLE, cache_root, default_cache, new_local_cache,
+};
 pub use dataset::{CachedDataset, Row, RowIter};
 pub use error::{CacheError, Result};
 pub use loader::{

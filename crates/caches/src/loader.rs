@@ -32,7 +32,6 @@ use arrow::array::{ArrayRef, Int64Builder, StringBuilder, TimestampMicrosecondBu
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use duckdb::Connection;
-use duckdb::vtab::arrow::ArrowBatchRegistration;
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -43,12 +42,12 @@ use abrs_protocol::{
 };
 
 use crate::cache::{ARROW_SCAN, DuckDbCache, Instance, STREAMS_TABLE};
-use crate::columns::ColumnBuffer;
+use crate::columns::{ColumnBuffer, PushError};
 use crate::error::{CacheError, DuckdbContext, Result};
 use crate::names::{ColumnNamer, normalize, quote_ident};
 use crate::state::StateKey;
-use crate::worker::{Op, Worker, WorkerContext};
 use crate::types::SqlType;
+use crate::worker::{Op, Worker, WorkerContext};
 
 /// `_airbyte_raw_id`: a UUIDv7 string per row.
 pub const RAW_ID_COLUMN: &str = "_airbyte_raw_id";
@@ -179,16 +178,24 @@ pub struct LoadOptions {
     /// At a STATE message, commit when at least this long has passed since the last commit.
     pub commit_interval: Duration,
     /// At a STATE message, commit when at least this many records arrived since the last
-    /// commit, however short the time.
+    /// commit, however short the time. Also bounds the open transaction (and DuckDB's memory)
+    /// without any STATE message when every stream written since the last commit is merge or
+    /// replace: re-running from the last committed state then just upserts the same rows again
+    /// (merge) or rewrites an invisible shadow table (replace), so the cache stays consistent.
+    /// Append streams only ever commit at STATE messages and at finish.
     pub commit_records: u64,
+    /// Merge streams apply their staged rows to the table (inside the open transaction) every
+    /// this many rows, which keeps the staging table small between commit points.
+    pub merge_every_rows: u64,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
         Self {
-            batch_rows: 32_768,
+            batch_rows: 16_384,
             commit_interval: Duration::from_secs(1),
-            commit_records: 1_000_000,
+            commit_records: 250_000,
+            merge_every_rows: 100_000,
         }
     }
 }
@@ -244,10 +251,10 @@ struct KeyIndex {
 
 impl KeyIndex {
     fn lookup(&mut self, pos: usize, key: &str) -> Option<usize> {
-        if let Some((k, col)) = self.by_position.get(pos) {
-            if **k == *key {
-                return *col;
-            }
+        if let Some((k, col)) = self.by_position.get(pos)
+            && **k == *key
+        {
+            return *col;
         }
         let col = self.exact.get(key).copied().or_else(|| {
             normalize(key)
@@ -409,6 +416,8 @@ pub struct CacheWriter {
     deferred: BTreeMap<StateKey, AirbyteStateMessage>,
     last_commit: Instant,
     records_since_commit: u64,
+    /// An append stream got records since the last commit (no commit without a state then).
+    append_dirty: bool,
     states: u64,
     commits: u64,
     seq: i64,
@@ -461,7 +470,10 @@ impl DuckDbCache {
             schema_name: self.schema_name().to_string(),
             table_prefix: self.table_prefix().to_string(),
             source_name: source_name.to_string(),
-            inserts: streams.iter().map(|s| (s.insert_sql.clone(), s.target.clone())).collect(),
+            inserts: streams
+                .iter()
+                .map(|s| (s.insert_sql.clone(), s.target.clone()))
+                .collect(),
         };
         let worker = Worker::start(conn, context)?;
         Ok(CacheWriter {
@@ -477,6 +489,7 @@ impl DuckDbCache {
             deferred: BTreeMap::new(),
             last_commit: Instant::now(),
             records_since_commit: 0,
+            append_dirty: false,
             states: 0,
             commits: 0,
             seq: 0,
@@ -584,17 +597,14 @@ impl DuckDbCache {
         }
         // The JSON type may be missing in this DuckDB build: JSON data then lives in VARCHAR.
         for c in columns.iter_mut().filter(|_| !json) {
-            if c.ty == SqlType::Varchar {
-                if let Some((_, _, SqlType::Json)) = declared.iter().find(|(_, n, _)| *n == c.name)
-                {
-                    c.ty = SqlType::Json;
-                }
-            }
-        }
-        if !json {
-            if let Some(c) = columns.iter_mut().find(|c| c.name == META_COLUMN) {
+            if c.ty == SqlType::Varchar
+                && let Some((_, _, SqlType::Json)) = declared.iter().find(|(_, n, _)| *n == c.name)
+            {
                 c.ty = SqlType::Json;
             }
+        }
+        if !json && let Some(c) = columns.iter_mut().find(|c| c.name == META_COLUMN) {
+            c.ty = SqlType::Json;
         }
 
         // The data columns are the first `declared.len()`; the internal ones follow.
@@ -663,8 +673,8 @@ impl DuckDbCache {
                 let cols: Vec<String> = columns.iter().map(|c| quote_ident(&c.name)).collect();
                 let sql = format!(
                     "DELETE FROM {final_table} USING {stage} AS _abrs_staged WHERE {on};
-                     INSERT INTO {final_table} ({cols}) SELECT {cols} FROM {stage} \
-                       QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY {SEQ_COLUMN} DESC) = 1;
+                     INSERT INTO {final_table} ({cols}) SELECT {cols} FROM {stage} WHERE {SEQ_COLUMN} IN \
+                       (SELECT max({SEQ_COLUMN}) FROM {stage} GROUP BY {partition});
                      DELETE FROM {stage};",
                     on = on.join(" AND "),
                     cols = cols.join(", "),
@@ -767,7 +777,10 @@ impl StreamLoader {
         let rows = self.rows;
         self.rows = 0;
         let batch = RecordBatch::try_new(self.schema.clone(), arrays).map_err(|source| {
-            CacheError::Arrow { context: format!("building a batch of stream {:?}", self.name), source }
+            CacheError::Arrow {
+                context: format!("building a batch of stream {:?}", self.name),
+                source,
+            }
         })?;
         Ok(Some((rows, batch)))
     }
@@ -776,10 +789,10 @@ impl StreamLoader {
 impl CacheWriter {
     /// The stream loaders' index of a stream name.
     fn stream_index(&mut self, name: &str) -> Result<usize> {
-        if let Some(s) = self.streams.get(self.last_stream) {
-            if s.name == name {
-                return Ok(self.last_stream);
-            }
+        if let Some(s) = self.streams.get(self.last_stream)
+            && s.name == name
+        {
+            return Ok(self.last_stream);
         }
         match self.by_name.get(name) {
             Some(&i) => {
@@ -827,19 +840,34 @@ impl CacheWriter {
         })?;
 
         self.changes.clear();
+        let mut widened = Vec::new();
         for (i, buffer) in loader.buffers.iter_mut().enumerate() {
             let value = loader.spans[i]
                 .and_then(|s| data.get(s.start as usize..s.start as usize + s.len as usize));
             match value {
                 None => buffer.push_null(),
-                Some(raw) => {
-                    if buffer.push_raw(raw).is_err() {
+                Some(raw) => match buffer.push_raw(raw) {
+                    Ok(()) => {}
+                    Err(PushError::Misfit) => {
                         loader.nulled += 1;
                         self.changes.push(loader.columns[i].name.clone());
                     }
-                }
+                    Err(PushError::NeedsText) => {
+                        buffer.make_text();
+                        if buffer.push_raw(raw).is_err() {
+                            loader.nulled += 1;
+                            self.changes.push(loader.columns[i].name.clone());
+                        }
+                        widened.push(i);
+                    }
+                },
             }
         }
+        if !widened.is_empty() {
+            let r = self.widen_to_text(idx, &widened);
+            self.poison_on_err(r)?;
+        }
+        let loader = &mut self.streams[idx];
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
@@ -861,10 +889,55 @@ impl CacheWriter {
         loader.rows += 1;
         loader.records += 1;
         self.records_since_commit += 1;
+        if loader.method == WriteMethod::Append {
+            self.append_dirty = true;
+        }
         if loader.rows >= self.options.batch_rows.max(1) {
             let r = self.flush(idx);
             self.poison_on_err(r)?;
+            if !self.append_dirty && self.records_since_commit >= self.options.commit_records {
+                let r = self.commit();
+                self.poison_on_err(r)?;
+            }
         }
+        Ok(())
+    }
+
+    /// Makes numeric columns VARCHAR so that no digit of a value is lost: the tables are
+    /// altered (existing values become their text) before the stream's next batch.
+    fn widen_to_text(&mut self, idx: usize, columns: &[usize]) -> Result<()> {
+        let loader = &mut self.streams[idx];
+        let mut targets = vec![loader.target.clone()];
+        if loader.method == WriteMethod::Merge {
+            targets.push(loader.final_table.clone());
+        }
+        let mut fields: Vec<Field> = loader
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        for &i in columns {
+            let column = &mut loader.columns[i];
+            tracing::info!(
+                stream = %loader.name,
+                column = %column.name,
+                "a number has more digits than DOUBLE/BIGINT keeps: the column becomes VARCHAR"
+            );
+            column.ty = SqlType::Varchar;
+            if let Some(f) = fields.get_mut(i) {
+                *f = Field::new(f.name(), arrow::datatypes::DataType::Utf8, true);
+            }
+            for target in &targets {
+                let sql = format!(
+                    "ALTER TABLE {target} ALTER COLUMN {} TYPE VARCHAR",
+                    quote_ident(&column.name)
+                );
+                let what = format!("widening column {:?} of {target} to VARCHAR", column.name);
+                self.worker.send(Op::Execute { sql, what })?;
+            }
+        }
+        loader.schema = Arc::new(Schema::new(fields));
         Ok(())
     }
 
@@ -875,7 +948,27 @@ impl CacheWriter {
             if loader.method == WriteMethod::Merge {
                 loader.staged += rows as u64;
             }
-            self.worker.send(Op::Insert { stream: idx, rows, batch })?;
+            self.worker.send(Op::Insert {
+                stream: idx,
+                rows,
+                batch,
+            })?;
+            // Keep the staging table small between commits: merging inside the open
+            // transaction is invisible to readers until the commit, and later merges still
+            // replace earlier rows with the same key.
+            if loader.staged >= self.options.merge_every_rows.max(1)
+                && let Some(sql) = &loader.merge_sql
+            {
+                let what = format!(
+                    "merging {} staged rows into {}",
+                    loader.staged, loader.final_table
+                );
+                loader.staged = 0;
+                self.worker.send(Op::Execute {
+                    sql: sql.clone(),
+                    what,
+                })?;
+            }
         }
         Ok(())
     }
@@ -925,21 +1018,26 @@ impl CacheWriter {
         for idx in 0..self.streams.len() {
             self.flush(idx)?;
             let s = &mut self.streams[idx];
-            if let Some(merge) = &s.merge_sql {
-                if s.staged > 0 {
-                    sql.push((
-                        merge.clone(),
-                        format!("merging {} staged rows into {}", s.staged, s.final_table),
-                    ));
-                    s.staged = 0;
-                }
+            if let Some(merge) = &s.merge_sql
+                && s.staged > 0
+            {
+                sql.push((
+                    merge.clone(),
+                    format!("merging {} staged rows into {}", s.staged, s.final_table),
+                ));
+                s.staged = 0;
             }
         }
         let states = std::mem::take(&mut self.pending).into_values().collect();
-        self.worker.send(Op::Commit { sql, states, begin_after: true })?;
+        self.worker.send(Op::Commit {
+            sql,
+            states,
+            begin_after: true,
+        })?;
         self.commits += 1;
         self.last_commit = Instant::now();
         self.records_since_commit = 0;
+        self.append_dirty = false;
         Ok(())
     }
 
@@ -965,12 +1063,20 @@ impl CacheWriter {
             }
         }
         let states = std::mem::take(&mut self.deferred).into_values().collect();
-        let r = self.worker.send(Op::Commit { sql, states, begin_after: false });
+        let r = self.worker.send(Op::Commit {
+            sql,
+            states,
+            begin_after: false,
+        });
         self.poison_on_err(r)?;
         let r = self.worker.close();
         self.poison_on_err(r)?;
         self.commits += 1;
-        let mut summary = LoadSummary { states: self.states, commits: self.commits, ..Default::default() };
+        let mut summary = LoadSummary {
+            states: self.states,
+            commits: self.commits,
+            ..Default::default()
+        };
         for s in &self.streams {
             summary.streams.insert(
                 s.name.clone(),

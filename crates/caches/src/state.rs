@@ -101,10 +101,11 @@ pub fn parse_stored_state(table_name: &str, json: &str) -> Result<AirbyteStateMe
     let mut value: Value = serde_json::from_str(json).map_err(bad)?;
     if let Value::Object(obj) = &mut value {
         // pydantic names the field `global_` (a Python keyword clash) when dumping by name.
-        if let Some(g) = obj.remove("global_") {
-            if !g.is_null() && !obj.contains_key("global") {
-                obj.insert("global".into(), g);
-            }
+        if let Some(g) = obj.remove("global_")
+            && !g.is_null()
+            && !obj.contains_key("global")
+        {
+            obj.insert("global".into(), g);
         }
         strip_nulls(obj);
     }

@@ -26,10 +26,20 @@ use crate::state::write_state;
 /// One step of a load.
 pub(crate) enum Op {
     /// Insert a batch with the stream's insert statement.
-    Insert { stream: usize, rows: usize, batch: RecordBatch },
+    Insert {
+        stream: usize,
+        rows: usize,
+        batch: RecordBatch,
+    },
+    /// Run one SQL script inside the open transaction (`what` describes it for errors).
+    Execute { sql: String, what: String },
     /// Run `sql` (merges, swaps), write `states`, commit, and open the next transaction when
     /// `begin_after`.
-    Commit { sql: Vec<(String, String)>, states: Vec<AirbyteStateMessage>, begin_after: bool },
+    Commit {
+        sql: Vec<(String, String)>,
+        states: Vec<AirbyteStateMessage>,
+        begin_after: bool,
+    },
 }
 
 /// What the worker needs to know about the load.
@@ -62,7 +72,11 @@ impl Worker {
                 path: "the cache".into(),
                 source,
             })?;
-        Ok(Self { tx: Some(tx), handle: Some(handle), error })
+        Ok(Self {
+            tx: Some(tx),
+            handle: Some(handle),
+            error,
+        })
     }
 
     /// The worker's failure, if any (taken: reported once).
@@ -75,7 +89,11 @@ impl Worker {
         if let Some(e) = self.take_error() {
             return Err(e);
         }
-        let sent = self.tx.as_ref().map(|tx| tx.send(op).is_ok()).unwrap_or(false);
+        let sent = self
+            .tx
+            .as_ref()
+            .map(|tx| tx.send(op).is_ok())
+            .unwrap_or(false);
         if sent {
             return Ok(());
         }
@@ -87,10 +105,10 @@ impl Worker {
     /// open is rolled back), and reports the worker's failure, if any.
     pub(crate) fn close(&mut self) -> Result<()> {
         self.tx.take();
-        if let Some(h) = self.handle.take() {
-            if h.join().is_err() {
-                return Err(CacheError::WriterPoisoned);
-            }
+        if let Some(h) = self.handle.take()
+            && h.join().is_err()
+        {
+            return Err(CacheError::WriterPoisoned);
         }
         match self.take_error() {
             Some(e) => Err(e),
@@ -105,7 +123,12 @@ impl Drop for Worker {
     }
 }
 
-fn run(conn: Connection, ctx: WorkerContext, rx: Receiver<Op>, error: Arc<Mutex<Option<CacheError>>>) {
+fn run(
+    conn: Connection,
+    ctx: WorkerContext,
+    rx: Receiver<Op>,
+    error: Arc<Mutex<Option<CacheError>>>,
+) {
     let mut in_transaction = true;
     while let Ok(op) = rx.recv() {
         if let Err(e) = apply(&conn, &ctx, op, &mut in_transaction) {
@@ -125,23 +148,45 @@ fn run(conn: Connection, ctx: WorkerContext, rx: Receiver<Op>, error: Arc<Mutex<
 
 fn apply(conn: &Connection, ctx: &WorkerContext, op: Op, in_transaction: &mut bool) -> Result<()> {
     match op {
-        Op::Insert { stream, rows, batch } => {
+        Op::Insert {
+            stream,
+            rows,
+            batch,
+        } => {
             let Some((sql, target)) = ctx.inserts.get(stream) else {
                 return Err(CacheError::WriterPoisoned);
             };
             let registration = ArrowBatchRegistration::new(batch);
-            let mut stmt =
-                conn.prepare_cached(sql).ctx(|| format!("preparing the insert into {target}"))?;
-            stmt.execute([&registration]).ctx(|| format!("inserting {rows} rows into {target}"))?;
+            let mut stmt = conn
+                .prepare_cached(sql)
+                .ctx(|| format!("preparing the insert into {target}"))?;
+            stmt.execute([&registration])
+                .ctx(|| format!("inserting {rows} rows into {target}"))?;
         }
-        Op::Commit { sql, states, begin_after } => {
+        Op::Execute { sql, what } => {
+            conn.execute_batch(&sql).ctx(|| what)?;
+            // The statement may have altered a table: re-prepare inserts against it.
+            conn.flush_prepared_statement_cache();
+        }
+        Op::Commit {
+            sql,
+            states,
+            begin_after,
+        } => {
             for (statement, what) in &sql {
                 conn.execute_batch(statement).ctx(|| what.clone())?;
             }
             for state in &states {
-                write_state(conn, &ctx.schema_name, &ctx.table_prefix, &ctx.source_name, state)?;
+                write_state(
+                    conn,
+                    &ctx.schema_name,
+                    &ctx.table_prefix,
+                    &ctx.source_name,
+                    state,
+                )?;
             }
-            conn.execute_batch("COMMIT").ctx(|| "committing loaded records and state".into())?;
+            conn.execute_batch("COMMIT")
+                .ctx(|| "committing loaded records and state".into())?;
             *in_transaction = false;
             if begin_after {
                 conn.execute_batch("BEGIN TRANSACTION")

@@ -561,3 +561,161 @@ fn prefix_isolation_and_reopen() {
         Err(CacheError::StreamNotInCache { .. })
     ));
 }
+
+#[test]
+fn merge_applies_staged_rows_between_commit_points() {
+    let (_d, cache) = temp_cache();
+    let cat = catalog(vec![stream("users", users_schema(), &["id"], None)]);
+    let opts = LoadOptions {
+        batch_rows: 3,
+        merge_every_rows: 5,
+        ..eager()
+    };
+    let mut w = cache
+        .begin_load("source-test", &cat, WriteStrategy::Merge, opts)
+        .unwrap();
+    let lines: Vec<String> = (0..40)
+        .map(|i| record_line("users", json!({"id": i % 7, "name": format!("v{i}")})))
+        .collect();
+    feed(&mut w, &lines);
+    w.finish().unwrap();
+    assert_eq!(scalar_i64(&cache, "SELECT count(*) FROM users"), 7);
+    // The last record of each key wins: ids 0..=4 were last seen at 35..=39, 5 and 6 at 33, 34.
+    assert_eq!(
+        strings(&cache, "SELECT name FROM users ORDER BY id"),
+        ["v35", "v36", "v37", "v38", "v39", "v33", "v34"]
+            .map(|s| Some(s.to_string()))
+            .to_vec()
+    );
+}
+
+#[test]
+fn long_merge_loads_commit_without_state_but_appends_do_not() {
+    let (_d, cache) = temp_cache();
+    let cat = catalog(vec![
+        stream("m", users_schema(), &["id"], None),
+        stream("a", users_schema(), &[], Some("id")),
+    ]);
+    let opts = LoadOptions {
+        batch_rows: 4,
+        commit_records: 8,
+        ..eager()
+    };
+    let mut w = cache
+        .begin_load("source-test", &cat, WriteStrategy::Auto, opts.clone())
+        .unwrap();
+    let lines: Vec<String> = (0..30)
+        .map(|i| record_line("m", json!({"id": i})))
+        .collect();
+    feed(&mut w, &lines);
+    drop(w); // killed
+    let merged = scalar_i64(&cache, "SELECT count(*) FROM m");
+    assert!((8..30).contains(&merged), "{merged}");
+    assert!(cache.state_messages("source-test").unwrap().is_empty());
+
+    let mut w = cache
+        .begin_load("source-test", &cat, WriteStrategy::Auto, opts)
+        .unwrap();
+    let lines: Vec<String> = (0..30)
+        .map(|i| record_line("a", json!({"id": i})))
+        .collect();
+    feed(&mut w, &lines);
+    drop(w);
+    assert_eq!(scalar_i64(&cache, "SELECT count(*) FROM a"), 0);
+}
+
+#[test]
+fn database_failures_surface_as_errors_and_keep_committed_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.duckdb");
+    let cache = DuckDbCache::new(&path);
+    let other = DuckDbCache::new(&path);
+    let cat = catalog(vec![stream("users", users_schema(), &[], Some("id"))]);
+    let mut w = cache
+        .begin_load("source-test", &cat, WriteStrategy::Append, eager())
+        .unwrap();
+    feed(
+        &mut w,
+        &[
+            record_line("users", json!({"id": 1})),
+            stream_state_line("users", json!({"c": 1})),
+        ],
+    );
+    feed(&mut w, &[record_line("users", json!({"id": 2}))]);
+    // Commits are applied by the writer's database thread: wait for the first one.
+    let start = std::time::Instant::now();
+    while scalar_i64(&other, "SELECT count(*) FROM users") == 0 {
+        assert!(
+            start.elapsed().as_secs() < 30,
+            "the first commit never landed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // Another connection changes the table under the load: the load's commit conflicts.
+    other.execute("DROP TABLE users").unwrap();
+    let lines: Vec<String> = (3..20)
+        .map(|i| record_line("users", json!({"id": i})))
+        .collect();
+    let mut failed = None;
+    for line in &lines {
+        let abrs_protocol::Decoded::Record(r) =
+            abrs_protocol::decode_line(line.as_bytes()).unwrap()
+        else {
+            panic!()
+        };
+        if let Err(e) = w.record(&r) {
+            failed = Some(e);
+            break;
+        }
+    }
+    let err = match failed {
+        Some(e) => e,
+        None => w.finish().expect_err("the conflicting load must fail"),
+    };
+    eprintln!("{err}");
+    assert!(err.to_string().contains("users"), "{err}");
+    // The first commit's state is intact (its data went with the dropped table).
+    assert_eq!(other.state_messages("source-test").unwrap().len(), 1);
+}
+
+#[test]
+fn numbers_that_double_would_round_widen_the_column_to_varchar() {
+    for strategy in [
+        WriteStrategy::Append,
+        WriteStrategy::Merge,
+        WriteStrategy::Replace,
+    ] {
+        let (_d, cache) = temp_cache();
+        let schema = json!({"properties": {"id": {"type": "integer"}, "n": {"type": "number"}, "big": {"type": "integer"}}});
+        let cat = catalog(vec![stream("s", schema, &["id"], None)]);
+        let lines = vec![
+            record_line("s", json!({"id": 1, "n": 1.5, "big": 7})),
+            stream_state_line("s", json!({})),
+            record_line("s", json!({"id": 2, "n": 2.25, "big": 8})),
+            // Raw lines: serde_json's Value would round these numbers itself.
+            r#"{"type":"RECORD","record":{"stream":"s","data":{"id":3,"n":0.1234567890123456789,"big":123456789012345678901234567890},"emitted_at":1}}"#.to_string(),
+            record_line("s", json!({"id": 4, "n": 3.5, "big": 9})),
+        ];
+        let s = load(&cache, &cat, strategy, &lines);
+        assert_eq!(s.streams["s"].nulled_values, 0, "{strategy}");
+        assert_eq!(
+            strings(&cache, "SELECT n || ' ' || big FROM s ORDER BY id"),
+            [
+                "1.5 7",
+                "2.25 8",
+                "0.1234567890123456789 123456789012345678901234567890",
+                "3.5 9"
+            ]
+            .map(|s| Some(s.to_string()))
+            .to_vec(),
+            "{strategy}"
+        );
+        assert_eq!(
+            strings(
+                &cache,
+                "SELECT data_type FROM duckdb_columns() WHERE table_name='s' AND column_name IN ('n','big') ORDER BY column_name"
+            ),
+            vec![Some("VARCHAR".into()), Some("VARCHAR".into())]
+        );
+    }
+}

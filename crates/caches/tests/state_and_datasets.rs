@@ -135,3 +135,17 @@ fn default_and_local_cache_paths() {
             .ends_with("default_cache/default_cache.duckdb")
     );
 }
+
+#[test]
+fn memory_limit_is_applied_when_the_file_is_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache =
+        abrs_caches::DuckDbCache::new(dir.path().join("m.duckdb")).with_memory_limit("100MB");
+    let limit = strings(&cache, "SELECT current_setting('memory_limit')");
+    assert!(
+        limit[0]
+            .as_deref()
+            .is_some_and(|l| l.contains("MiB") || l.contains("MB")),
+        "{limit:?}"
+    );
+}

@@ -7,6 +7,7 @@
 
 mod commands;
 mod connector_args;
+mod interrupt;
 mod output;
 
 use std::process::ExitCode;
@@ -40,6 +41,12 @@ enum Command {
     Read(commands::read::Args),
     /// Run SQL over a cache and print the result.
     Query(commands::query::Args),
+    /// Measure a read: the built-in synthetic source (or --source) into a temporary DuckDB
+    /// file, or into nothing with --destination none (as `pyab benchmark`).
+    Benchmark(commands::benchmark::Args),
+    /// The built-in synthetic source used by `abrs benchmark` (an Airbyte connector).
+    #[command(hide = true)]
+    BenchmarkSource(commands::benchmark_source::Args),
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -52,6 +59,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Validate(args) => commands::validate::run(args),
         Command::Read(args) => commands::read::run(args),
         Command::Query(args) => commands::query::run(args),
+        Command::Benchmark(args) => commands::benchmark::run(args),
+        Command::BenchmarkSource(args) => commands::benchmark_source::run(args),
     }
 }
 

@@ -288,6 +288,18 @@ fn secrets_from_env_and_dotenv() {
         &[("ABRS_CLI_DOTENV_KEY", "x")],
     );
     expect(&o, 0);
+    // pyab's `SECRET:NAME` form in --config.
+    let o = abrs_in(
+        None,
+        &[
+            "check",
+            &fixture(),
+            "--config",
+            r#"{"api_key": "SECRET:ABRS_CLI_DOTENV_KEY"}"#,
+        ],
+        &[("ABRS_CLI_DOTENV_KEY", "y")],
+    );
+    expect(&o, 0);
     // Missing everywhere.
     let o = abrs(&["check", &fixture(), "--config", config]);
     expect(&o, 1);
@@ -378,4 +390,78 @@ fn docker_image_command_line() {
         ]
     );
     assert_eq!(record["mounted_files"]["/airbyte/tmp/config.json"], "{}");
+}
+
+#[test]
+fn registry_file_decides_how_to_run() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let registry = dir.path().join("oss_registry.json");
+    let doc = json!({"sources": [
+        {"dockerRepository": "airbyte/source-dockeronly", "dockerImageTag": "1.2.3", "language": "java"},
+        {"dockerRepository": "airbyte/source-manifesty", "language": "manifest-only"}
+    ], "destinations": []});
+    std::fs::write(&registry, doc.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let argv_file = dir.path().join("argv.json");
+    let fake_docker = repo().join("tests/fixtures/fake-docker");
+    let path = format!(
+        "{}:{}",
+        fake_docker.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let env = [
+        ("PATH", path.as_str()),
+        ("FAKE_DOCKER_ARGV_FILE", &*argv_file.to_string_lossy()),
+        ("AIRBYTE_PROJECT_DIR", &*dir.path().to_string_lossy()),
+        ("AIRBYTE_LOCAL_REGISTRY", &*registry.to_string_lossy()),
+    ];
+    let o = abrs_in(None, &["spec", "source-dockeronly"], &env);
+    expect(&o, 0);
+    let record: Value =
+        serde_json::from_str(&std::fs::read_to_string(&argv_file).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        record["argv"][7], "airbyte/source-dockeronly:latest",
+        "{record}"
+    );
+
+    let o = abrs_in(None, &["spec", "source-manifesty"], &env);
+    expect(&o, 2);
+    assert!(stderr(&o).contains("manifest-only"), "{}", stderr(&o));
+
+    let o = abrs_in(None, &["spec", "source-not-in-registry"], &env);
+    expect(&o, 2);
+    assert!(stderr(&o).contains("not in the registry"), "{}", stderr(&o));
+
+    let mut remote = env;
+    remote[3] = (
+        "AIRBYTE_LOCAL_REGISTRY",
+        "https://connectors.airbyte.com/files/registries/v0/oss_registry.json",
+    );
+    let o = abrs_in(None, &["spec", "source-dockeronly"], &remote);
+    expect(&o, 1);
+    assert!(
+        stderr(&o).contains("remote registries are not supported yet"),
+        "{}",
+        stderr(&o)
+    );
+    // Offline mode turns the registry off: no lookup, no error about it.
+    let mut offline = remote.to_vec();
+    offline.push(("AIRBYTE_OFFLINE_MODE", "1"));
+    let o = abrs_in(
+        None,
+        &["spec", "source-dockeronly", "--docker-image"],
+        &offline,
+    );
+    expect(&o, 0);
+}
+
+#[test]
+fn install_a_local_executable_checks_it() {
+    let o = abrs(&["install", &fixture()]);
+    expect(&o, 0);
+    assert!(
+        stdout(&o).contains("Connector `source-fixture` is installed"),
+        "{}",
+        stdout(&o)
+    );
 }

@@ -39,6 +39,12 @@ fn ok(o: &Output) -> String {
 fn source_faker_from_pypi() {
     let config = r#"{"count": 10}"#;
 
+    let installed = ok(&abrs(&["install", "source-faker"]));
+    assert!(
+        installed.contains("Connector `source-faker` is installed (version "),
+        "{installed}"
+    );
+
     let spec: Value = serde_json::from_str(&ok(&abrs(&["spec", "source-faker"])))
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(

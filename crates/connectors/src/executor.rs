@@ -93,10 +93,24 @@ pub(crate) fn execute_program(
     env: &[(String, String)],
     invocation: Invocation,
 ) -> Result<ConnectorProcess, ConnectorError> {
+    execute_program_with_args(connector, program, &[], env, invocation)
+}
+
+/// As [`execute_program`], with fixed arguments before the verb (`program ARGS… VERB …`).
+pub(crate) fn execute_program_with_args(
+    connector: &str,
+    program: &Path,
+    leading_args: &[String],
+    env: &[(String, String)],
+    invocation: Invocation,
+) -> Result<ConnectorProcess, ConnectorError> {
     let files = prepare_files(connector, &invocation, &temp_root())?;
+    let mut args = Vec::with_capacity(leading_args.len() + files.args.len());
+    args.extend(leading_args.iter().cloned());
+    args.extend(files.args.iter().cloned());
     let command = ConnectorCommand {
         program: program.to_path_buf(),
-        args: files.args.clone(),
+        args,
         env: env.to_vec(),
     };
     ConnectorProcess::spawn(connector, command, invocation, Some(files))
@@ -107,6 +121,8 @@ pub(crate) fn execute_program(
 pub struct PathExecutor {
     name: String,
     path: PathBuf,
+    /// Fixed arguments passed before the verb (e.g. a subcommand of a multi-purpose binary).
+    args: Vec<String>,
     env: Vec<(String, String)>,
 }
 
@@ -143,6 +159,7 @@ impl PathExecutor {
         Ok(Self {
             name: name.to_string(),
             path,
+            args: Vec::new(),
             env: Vec::new(),
         })
     }
@@ -151,6 +168,22 @@ impl PathExecutor {
     pub fn with_env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.env.push((key.into(), value.into()));
         self
+    }
+
+    /// Adds fixed arguments placed before the verb: `with_args(["benchmark-source"])` runs
+    /// `EXE benchmark-source spec`, `EXE benchmark-source read --config …`, and so on.
+    pub fn with_args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// The fixed arguments placed before the verb.
+    pub fn args(&self) -> &[String] {
+        &self.args
     }
 
     /// The executable.
@@ -166,7 +199,7 @@ impl Executor for PathExecutor {
 
     fn execute(&self, invocation: Invocation) -> Result<ConnectorProcess, ConnectorError> {
         check_executable(&self.name, &self.path)?;
-        execute_program(&self.name, &self.path, &self.env, invocation)
+        execute_program_with_args(&self.name, &self.path, &self.args, &self.env, invocation)
     }
 
     fn ensure_installation(&self, _auto_fix: bool) -> Result<(), ConnectorError> {
@@ -201,9 +234,27 @@ impl Executor for PathExecutor {
     fn describe(&self) -> String {
         ConnectorCommand {
             program: self.path.clone(),
-            args: vec![],
+            args: self.args.clone(),
             env: vec![],
         }
         .display()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leading_args_come_before_the_verb() -> Result<(), ConnectorError> {
+        // `sh -c SCRIPT sh VERB …`: the script sees the verb as $1 only if the fixed arguments
+        // were placed first.
+        let script = r#"case "$1" in spec) echo '{"type":"SPEC","spec":{"connectionSpecification":{"type":"object"}}}';; *) exit 3;; esac"#;
+        let exec = PathExecutor::new("source-args", "/bin/sh")?.with_args(["-c", script, "sh"]);
+        assert_eq!(exec.args().len(), 3);
+        assert!(exec.describe().starts_with("/bin/sh -c"));
+        let spec = crate::spec(&exec)?;
+        assert_eq!(spec.connection_specification["type"], "object");
+        Ok(())
     }
 }

@@ -100,12 +100,21 @@ pub enum Decoded<'a> {
     Blank,
 }
 
+/// One pass over a line: the type, and a RECORD's fields (with `data` kept raw). Lines of other
+/// types skip `record` (absent) and are parsed again in full.
 #[derive(Deserialize)]
 struct Envelope<'a> {
     #[serde(rename = "type", borrow)]
     ty: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    record: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    record: Option<RecordEnvelope<'a>>,
+}
+
+/// Only the type, for classifying lines the one-pass envelope rejected.
+#[derive(Deserialize)]
+struct TypeOnly<'a> {
+    #[serde(rename = "type", borrow)]
+    ty: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -120,6 +129,30 @@ struct RecordEnvelope<'a> {
     data: &'a RawValue,
     #[serde(borrow, default)]
     meta: Option<&'a RawValue>,
+}
+
+/// Why the one-pass envelope failed: not JSON, JSON but no message, or a malformed message of
+/// some type (the line is parsed again, on the error path only).
+fn classify_failure(line: &[u8], source: serde_json::Error) -> DecodeError {
+    match serde_json::from_slice::<TypeOnly<'_>>(line) {
+        Ok(TypeOnly { ty: Some(ty) }) => DecodeError::Malformed {
+            kind: ty.into_owned(),
+            excerpt: excerpt(line),
+            source,
+        },
+        Ok(TypeOnly { ty: None }) => DecodeError::NotAMessage {
+            excerpt: excerpt(line),
+        },
+        Err(_) if serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok() => {
+            DecodeError::NotAMessage {
+                excerpt: excerpt(line),
+            }
+        }
+        Err(_) => DecodeError::NotJson {
+            excerpt: excerpt(line),
+            source,
+        },
+    }
 }
 
 fn trim(line: &[u8]) -> &[u8] {
@@ -168,20 +201,13 @@ pub fn decode_line(line: &[u8]) -> Result<Decoded<'_>, DecodeError> {
     let envelope: Envelope<'_> = match serde_json::from_slice(line) {
         Ok(e) => e,
         Err(source) => {
-            // Valid JSON that is not an object (or whose `type` is not a string) is "not a
-            // message"; anything else is not JSON.
-            return Err(
-                if serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok() {
-                    DecodeError::NotAMessage {
-                        excerpt: excerpt(line),
-                    }
-                } else {
-                    DecodeError::NotJson {
-                        excerpt: excerpt(line),
-                        source,
-                    }
-                },
-            );
+            // A non-RECORD message with an odd `record` field is still that message.
+            if let Ok(m) = serde_json::from_slice::<AirbyteMessage>(line)
+                && m.r#type != crate::enums::MessageType::Record
+            {
+                return Ok(Decoded::Message(Box::new(m)));
+            }
+            return Err(classify_failure(line, source));
         }
     };
     let Some(ty) = envelope.ty else {
@@ -190,14 +216,8 @@ pub fn decode_line(line: &[u8]) -> Result<Decoded<'_>, DecodeError> {
         });
     };
     if ty == "RECORD"
-        && let Some(raw) = envelope.record
+        && let Some(rec) = envelope.record
     {
-        let rec: RecordEnvelope<'_> =
-            serde_json::from_str(raw.get()).map_err(|source| DecodeError::Malformed {
-                kind: "RECORD".into(),
-                excerpt: excerpt(line),
-                source,
-            })?;
         if !rec.data.get().starts_with('{') {
             return Err(DecodeError::Malformed {
                 kind: "RECORD".into(),
@@ -296,6 +316,24 @@ mod tests {
             Err(DecodeError::Malformed { .. })
         ));
         assert!(matches!(decode_line(b"  \r"), Ok(Decoded::Blank)));
+    }
+
+    #[test]
+    fn a_stray_record_field_is_classified_by_type() {
+        let line = br#"{"type":"LOG","record":null,"log":{"level":"INFO","message":"m"}}"#;
+        let Decoded::Message(m) = decode_line(line).unwrap() else {
+            panic!()
+        };
+        assert_eq!(m.log.unwrap().message, "m");
+        let line = br#"{"type":"LOG","record":"oops","log":{"level":"INFO","message":"m"}}"#;
+        assert!(matches!(
+            decode_line(line),
+            Err(DecodeError::Malformed { ref kind, .. }) if kind == "LOG"
+        ));
+        assert!(matches!(
+            decode_line(br#"{"type":"RECORD","record":"oops"}"#),
+            Err(DecodeError::Malformed { .. })
+        ));
     }
 
     #[test]

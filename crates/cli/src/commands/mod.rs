@@ -1,5 +1,7 @@
 //! One module per subcommand: its clap `Args` and its `run`.
 
+pub mod benchmark;
+pub mod benchmark_source;
 pub mod check;
 pub mod discover;
 pub mod install;

@@ -1,6 +1,6 @@
 //! `abrs records CONNECTOR --config CONFIG --stream NAME [--limit N]`: records as JSON lines.
 
-use std::io::{BufWriter, ErrorKind, Write};
+use std::io::{ErrorKind, Write};
 
 use airbyte as ab;
 use anyhow::{Context, Result};
@@ -42,7 +42,10 @@ pub fn run(args: Args) -> Result<()> {
         with_internal_columns: args.with_internal_columns,
     };
     let records = source.get_records_with(&args.stream, options)?;
-    let mut out = BufWriter::new(std::io::stdout().lock());
+    let _guard = crate::interrupt::guard_connector(records.connector_pid());
+    // Stdout is line-buffered: each record shows as soon as the connector sends it, also when
+    // piped (`| jq`, `| head`); the connector, not this write, bounds the speed here.
+    let mut out = std::io::stdout().lock();
     let mut count: u64 = 0;
     for record in records {
         let record = record?;
