@@ -34,8 +34,11 @@ mod source;
 pub use abrs_caches::records::{RecordOptions, StreamRecord, StreamRecordHandler};
 pub use dataset::LazyDataset;
 pub use error::{ConnectorError, Error, Result, Violation};
-pub use read::{ProgressCallback, ReadOptions, ReadProgress, ReadResult, StreamReadSummary};
 pub use executor_choice::{ExecutorPlan, UsePython, choose_executor};
+pub use read::{
+    ConnectorStartedCallback, ProgressCallback, ReadOptions, ReadProgress, ReadResult,
+    StreamReadSummary,
+};
 pub use registry::{ConnectorMetadata, InstallType, get_available_connectors};
 pub use secrets::{SecretString, get_secret};
 pub use source::{

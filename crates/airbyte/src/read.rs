@@ -37,7 +37,13 @@ pub struct ReadOptions {
     pub load_options: Option<LoadOptions>,
     /// Called with the progress of the read, at most every 200 ms and once at the end.
     pub on_progress: Option<ProgressCallback>,
+    /// Called once the connector process is started, with its pid (`None` for in-process
+    /// connectors): lets a program stop the connector's process group on Ctrl-C.
+    pub on_connector_started: Option<ConnectorStartedCallback>,
 }
+
+/// Receives the pid of a started connector (see [`ReadOptions::on_connector_started`]).
+pub type ConnectorStartedCallback = Arc<dyn Fn(Option<u32>) + Send + Sync>;
 
 impl std::fmt::Debug for ReadOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -74,7 +80,11 @@ impl ReadProgress {
     /// Records per second so far.
     pub fn records_per_second(&self) -> f64 {
         let secs = self.elapsed.as_secs_f64();
-        if secs > 0.0 { self.records as f64 / secs } else { 0.0 }
+        if secs > 0.0 {
+            self.records as f64 / secs
+        } else {
+            0.0
+        }
     }
 }
 
@@ -152,7 +162,10 @@ impl ReadResult {
         if let Some((k, _)) = self.streams.get_key_value(stream) {
             return Some(k);
         }
-        self.streams.keys().find(|k| k.eq_ignore_ascii_case(stream)).map(String::as_str)
+        self.streams
+            .keys()
+            .find(|k| k.eq_ignore_ascii_case(stream))
+            .map(String::as_str)
     }
 
     /// The cached data of one stream.
@@ -218,7 +231,13 @@ struct Counters {
 impl Counters {
     fn new(names: Vec<String>) -> Self {
         let n = names.len();
-        Self { names, counts: vec![0; n], last: 0, records: 0, states: 0 }
+        Self {
+            names,
+            counts: vec![0; n],
+            last: 0,
+            records: 0,
+            states: 0,
+        }
     }
 
     fn add(&mut self, stream: &str) {
@@ -243,7 +262,12 @@ impl Counters {
     fn snapshot(&self, elapsed: Duration, bytes: u64, finished: bool) -> ReadProgress {
         ReadProgress {
             elapsed,
-            streams: self.names.iter().cloned().zip(self.counts.iter().copied()).collect(),
+            streams: self
+                .names
+                .iter()
+                .cloned()
+                .zip(self.counts.iter().copied())
+                .collect(),
             records: self.records,
             bytes,
             states: self.states,
@@ -315,8 +339,15 @@ impl Source {
         };
         let invocation = self.read_invocation(catalog.clone(), state)?;
         let process = self.execute(invocation)?;
+        if let Some(cb) = &options.on_connector_started {
+            cb(process.pid());
+        }
 
-        let names = catalog.streams.iter().map(|s| s.stream.name.clone()).collect();
+        let names = catalog
+            .streams
+            .iter()
+            .map(|s| s.stream.name.clone())
+            .collect();
         self.pump(process, writer, names, cache, &options)
     }
 

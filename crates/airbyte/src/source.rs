@@ -149,7 +149,8 @@ pub struct SourceOptions {
     pub install_root: Option<PathBuf>,
     /// Python: yes, no (= Docker), or a given interpreter.
     pub use_python: Option<UsePython>,
-    /// Called when the connector sends a new config.
+    /// Called when the connector sends a new config (CONTROL/CONNECTOR_CONFIG). The source's
+    /// config is replaced by the new one too (it holds the connector's values, secrets included).
     pub config_change_callback: Option<ConfigCallback>,
 }
 

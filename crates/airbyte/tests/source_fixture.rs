@@ -376,3 +376,39 @@ fn sources_and_datasets_cross_threads() {
     send::<ab::LazyDataset>();
     send_sync::<ab::Error>();
 }
+
+#[test]
+fn any_name_runs_with_a_local_executable() {
+    let options = ab::SourceOptions {
+        local_executable: Some(fixture().into()),
+        ..Default::default()
+    };
+    let s =
+        ab::get_source("source-unregistered-name", None, options).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.name(), "source-unregistered-name");
+    assert!(s.spec().is_ok());
+}
+
+#[test]
+fn get_records_options_shape_the_records() {
+    let s = source(Some(json!({"count": 1})));
+    let options = ab::GetRecordsOptions {
+        limit: Some(1),
+        normalize_field_names: true,
+        prune_undeclared_fields: true,
+        with_internal_columns: false,
+    };
+    let records: Vec<ab::StreamRecord> = s
+        .get_records_with("users", options)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let keys: Vec<&str> = records[0].keys().collect();
+    assert!(keys.contains(&"contact_email"), "{keys:?}");
+    assert!(!keys.iter().any(|k| k.starts_with("_airbyte")), "{keys:?}");
+    assert_eq!(
+        records[0].get("Contact.Email"),
+        records[0].get("contact_email")
+    );
+    assert_eq!(keys.len(), 12, "{keys:?}");
+}

@@ -361,6 +361,19 @@ impl RawIdGen {
     }
 
     fn next(&mut self, millis: u64) -> &str {
+        // EXPERIMENT
+        static MODE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| std::env::var("ABRS_EXP_RAWID").unwrap_or_default());
+        if MODE.as_str() == "const" {
+            self.buf.copy_from_slice(b"0193a1b2-c3d4-7000-8000-000000000000");
+            return std::str::from_utf8(&self.buf).unwrap_or("");
+        }
+        if MODE.as_str() == "seq" {
+            self.state = self.state.wrapping_add(1);
+            let mut bytes = [0u8; 10];
+            bytes[..8].copy_from_slice(&self.state.to_be_bytes());
+            let id = uuid::Builder::from_unix_timestamp_millis(millis, &bytes).into_uuid();
+            return id.hyphenated().encode_lower(&mut self.buf);
+        }
         let a = self.next_u64().to_le_bytes();
         let b = self.next_u64().to_le_bytes();
         let bytes = [a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], b[0], b[1]];

@@ -78,7 +78,17 @@ pub fn run(args: Args) -> Result<()> {
         let reporter = Arc::clone(&reporter);
         Arc::new(move |p: &ab::ReadProgress| reporter.update(p))
     };
+    // Connectors run in their own process group, so Ctrl-C reaches only us: stop them too.
+    let guard = Arc::new(Mutex::new(None));
+    let on_connector_started: ab::ConnectorStartedCallback = {
+        let guard = Arc::clone(&guard);
+        Arc::new(move |pid| {
+            *guard.lock().unwrap_or_else(PoisonError::into_inner) =
+                Some(crate::interrupt::guard_connector(pid));
+        })
+    };
     let options = ab::ReadOptions {
+        on_connector_started: Some(on_connector_started),
         write_strategy: strategy,
         force_full_refresh: args.full_refresh,
         skip_validation: args.skip_validation,
@@ -86,6 +96,7 @@ pub fn run(args: Args) -> Result<()> {
         ..Default::default()
     };
     let result = source.read(&cache, options);
+    guard.lock().unwrap_or_else(PoisonError::into_inner).take();
     reporter.finish();
     let result = result?;
     print_summary(&result, &cache);
