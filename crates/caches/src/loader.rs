@@ -643,12 +643,13 @@ impl DuckDbCache {
                     .map(|c| format!("{} {}", quote_ident(&c.name), c.ty.ddl(json)))
                     .collect();
                 ddl.push(format!("{SEQ_COLUMN} BIGINT"));
-                conn.execute_batch(&format!(
+                let create_stage = format!(
                     "CREATE OR REPLACE TEMP TABLE {} ({})",
                     quote_ident(&stage_name),
                     ddl.join(", ")
-                ))
-                .ctx(|| ctx("creating the staging table of"))?;
+                );
+                conn.execute_batch(&create_stage)
+                    .ctx(|| ctx("creating the staging table of"))?;
                 let mut pk_cols = Vec::new();
                 for path in primary_key(configured) {
                     if path.len() != 1 {
@@ -688,7 +689,7 @@ impl DuckDbCache {
                     "DELETE FROM {final_table} USING {stage} AS _abrs_staged WHERE {on};
                      INSERT INTO {final_table} ({cols}) SELECT {cols} FROM {stage} WHERE {SEQ_COLUMN} IN \
                        (SELECT max({SEQ_COLUMN}) FROM {stage} GROUP BY {partition});
-                     DELETE FROM {stage};",
+                     {create_stage};",
                     on = on.join(" AND "),
                     cols = cols.join(", "),
                     partition = partition.join(", "),

@@ -176,6 +176,10 @@ fn apply(conn: &Connection, ctx: &WorkerContext, op: Op, in_transaction: &mut bo
             for (statement, what) in &sql {
                 conn.execute_batch(statement).ctx(|| what.clone())?;
             }
+            if !sql.is_empty() {
+                // Merges recreate their staging table and swaps rename tables: re-prepare.
+                conn.flush_prepared_statement_cache();
+            }
             for state in &states {
                 write_state(
                     conn,
