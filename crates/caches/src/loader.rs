@@ -47,7 +47,7 @@ use crate::error::{CacheError, DuckdbContext, Result};
 use crate::names::{ColumnNamer, normalize, quote_ident};
 use crate::state::StateKey;
 use crate::types::SqlType;
-use crate::worker::{Op, Worker, WorkerContext};
+use crate::worker::{MergeSql, Op, StreamSql, Worker, WorkerContext};
 
 /// `_airbyte_raw_id`: a UUIDv7 string per row.
 pub const RAW_ID_COLUMN: &str = "_airbyte_raw_id";
@@ -58,7 +58,6 @@ pub const META_COLUMN: &str = "_airbyte_meta";
 /// The internal columns, in table order (after the data columns).
 pub const INTERNAL_COLUMNS: [&str; 3] = [RAW_ID_COLUMN, EXTRACTED_AT_COLUMN, META_COLUMN];
 /// Staging-table column giving arrival order, so the last record per key wins.
-const SEQ_COLUMN: &str = "_abrs_seq";
 const EMPTY_META: &str = r#"{"changes":[]}"#;
 
 /// How the user asked to write: PyAirbyte's `write_strategy`.
@@ -362,9 +361,11 @@ impl RawIdGen {
 
     fn next(&mut self, millis: u64) -> &str {
         // EXPERIMENT
-        static MODE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| std::env::var("ABRS_EXP_RAWID").unwrap_or_default());
+        static MODE: std::sync::LazyLock<String> =
+            std::sync::LazyLock::new(|| std::env::var("ABRS_EXP_RAWID").unwrap_or_default());
         if MODE.as_str() == "const" {
-            self.buf.copy_from_slice(b"0193a1b2-c3d4-7000-8000-000000000000");
+            self.buf
+                .copy_from_slice(b"0193a1b2-c3d4-7000-8000-000000000000");
             return std::str::from_utf8(&self.buf).unwrap_or("");
         }
         if MODE.as_str() == "seq" {
@@ -403,10 +404,11 @@ struct StreamLoader {
     seq: Option<Int64Builder>,
     schema: SchemaRef,
     insert_sql: String,
-    /// Merge: `DELETE … USING` and deduplicating `INSERT` statements.
-    merge_sql: Option<String>,
+    /// Merge: the statements that apply a batch.
+    merge_sql: Option<MergeSql>,
+    /// Merge: the primary key's data columns.
+    pk_idx: Vec<usize>,
     rows: usize,
-    staged: u64,
     records: u64,
     nulled: u64,
 }
@@ -485,7 +487,11 @@ impl DuckDbCache {
             source_name: source_name.to_string(),
             inserts: streams
                 .iter()
-                .map(|s| (s.insert_sql.clone(), s.target.clone()))
+                .map(|s| StreamSql {
+                    insert: s.insert_sql.clone(),
+                    target: s.target.clone(),
+                    merge: s.merge_sql.clone(),
+                })
                 .collect(),
         };
         let worker = Worker::start(conn, context)?;
@@ -631,26 +637,15 @@ impl DuckDbCache {
             }
         }
 
-        // Where the batches go.
-        let stage_name = format!("_abrs_stage_{table}");
-        let (target, shadow, merge_sql) = match method {
-            WriteMethod::Append => (final_table.clone(), None, None),
-            WriteMethod::Replace => (shadow_table.clone(), Some(shadow_name), None),
+        // Where the batches go. Merge streams write straight into the table: each batch first
+        // deletes the rows its keys replace, then is inserted (deduplicated when it may hold a
+        // key twice). This writes every row once, where a staging table wrote it twice and
+        // held it in memory until the next merge.
+        let (target, shadow, pk_idx) = match method {
+            WriteMethod::Append => (final_table.clone(), None, Vec::new()),
+            WriteMethod::Replace => (shadow_table.clone(), Some(shadow_name), Vec::new()),
             WriteMethod::Merge => {
-                let stage = format!("temp.main.{}", quote_ident(&stage_name));
-                let mut ddl: Vec<String> = columns
-                    .iter()
-                    .map(|c| format!("{} {}", quote_ident(&c.name), c.ty.ddl(json)))
-                    .collect();
-                ddl.push(format!("{SEQ_COLUMN} BIGINT"));
-                let create_stage = format!(
-                    "CREATE OR REPLACE TEMP TABLE {} ({})",
-                    quote_ident(&stage_name),
-                    ddl.join(", ")
-                );
-                conn.execute_batch(&create_stage)
-                    .ctx(|| ctx("creating the staging table of"))?;
-                let mut pk_cols = Vec::new();
+                let mut pk_idx = Vec::new();
                 for path in primary_key(configured) {
                     if path.len() != 1 {
                         return Err(CacheError::NestedPrimaryKey {
@@ -659,42 +654,20 @@ impl DuckDbCache {
                         });
                     }
                     let field = &path[0];
-                    let col = declared
+                    let idx = declared
                         .iter()
-                        .find(|(p, _, _)| p == field)
+                        .position(|(p, _, _)| p == field)
                         .or_else(|| {
                             let n = normalize(field).ok()?;
-                            declared.iter().find(|(_, c, _)| *c == n)
+                            declared.iter().position(|(_, c, _)| *c == n)
                         })
-                        .map(|(_, c, _)| c.clone())
                         .ok_or_else(|| CacheError::UnknownPrimaryKey {
                             stream: stream.name.clone(),
                             field: field.clone(),
                         })?;
-                    pk_cols.push(col);
+                    pk_idx.push(idx);
                 }
-                let on: Vec<String> = pk_cols
-                    .iter()
-                    .map(|c| {
-                        format!(
-                            "{}.{q} IS NOT DISTINCT FROM _abrs_staged.{q}",
-                            quote_ident(&table),
-                            q = quote_ident(c)
-                        )
-                    })
-                    .collect();
-                let partition: Vec<String> = pk_cols.iter().map(|c| quote_ident(c)).collect();
-                let cols: Vec<String> = columns.iter().map(|c| quote_ident(&c.name)).collect();
-                let sql = format!(
-                    "DELETE FROM {final_table} USING {stage} AS _abrs_staged WHERE {on};
-                     INSERT INTO {final_table} ({cols}) SELECT {cols} FROM {stage} WHERE {SEQ_COLUMN} IN \
-                       (SELECT max({SEQ_COLUMN}) FROM {stage} GROUP BY {partition});
-                     {create_stage};",
-                    on = on.join(" AND "),
-                    cols = cols.join(", "),
-                    partition = partition.join(", "),
-                );
-                (stage, None, Some(sql))
+                (final_table.clone(), None, pk_idx)
             }
         };
 
@@ -716,17 +689,52 @@ impl DuckDbCache {
                 buffers.push(buffer);
             }
         }
+        // Merge batches carry their arrival order, so that the last record of a key wins.
         let seq = (method == WriteMethod::Merge).then(|| Int64Builder::with_capacity(batch_rows));
         if seq.is_some() {
             fields.push(Field::new("seq", arrow::datatypes::DataType::Int64, false));
-            names.push(SEQ_COLUMN.to_string());
-            exprs.push("seq".into());
         }
-        let insert_sql = format!(
-            "INSERT INTO {target} ({}) SELECT {} FROM {ARROW_SCAN}(?)",
-            names.join(", "),
-            exprs.join(", ")
-        );
+        let (names, exprs) = (names.join(", "), exprs.join(", "));
+        let insert_sql =
+            format!("INSERT INTO {target} ({names}) SELECT {exprs} FROM {ARROW_SCAN}(?)");
+        let merge_sql = (method == WriteMethod::Merge).then(|| {
+            let key_exprs: Vec<String> = pk_idx
+                .iter()
+                .map(|&i| match &columns[i].ty {
+                    SqlType::Other(t) => format!("TRY_CAST(c{i} AS {t})"),
+                    _ => format!("c{i}"),
+                })
+                .collect();
+            let keys: Vec<String> = key_exprs
+                .iter()
+                .enumerate()
+                .map(|(k, e)| format!("{e} AS k{k}"))
+                .collect();
+            let on: Vec<String> = pk_idx
+                .iter()
+                .enumerate()
+                .map(|(k, &i)| {
+                    format!(
+                        "{}.{} IS NOT DISTINCT FROM _abrs_staged.k{k}",
+                        quote_ident(&table),
+                        quote_ident(&columns[i].name)
+                    )
+                })
+                .collect();
+            MergeSql {
+                delete: format!(
+                    "DELETE FROM {final_table} USING (SELECT {} FROM {ARROW_SCAN}(?)) AS _abrs_staged \
+                     WHERE {}",
+                    keys.join(", "),
+                    on.join(" AND ")
+                ),
+                insert_dedup: format!(
+                    "INSERT INTO {target} ({names}) SELECT {exprs} FROM {ARROW_SCAN}(?) \
+                     QUALIFY row_number() OVER (PARTITION BY {} ORDER BY seq DESC) = 1",
+                    key_exprs.join(", ")
+                ),
+            }
+        });
 
         // Register the stream (PyAirbyte's table_name is prefix + stream name, unnormalized).
         conn.execute(
@@ -767,8 +775,8 @@ impl DuckDbCache {
             schema: Arc::new(Schema::new(fields)),
             insert_sql,
             merge_sql,
+            pk_idx,
             rows: 0,
-            staged: 0,
             records: 0,
             nulled: 0,
         })
@@ -921,10 +929,7 @@ impl CacheWriter {
     /// altered (existing values become their text) before the stream's next batch.
     fn widen_to_text(&mut self, idx: usize, columns: &[usize]) -> Result<()> {
         let loader = &mut self.streams[idx];
-        let mut targets = vec![loader.target.clone()];
-        if loader.method == WriteMethod::Merge {
-            targets.push(loader.final_table.clone());
-        }
+        let targets = [loader.target.clone()];
         let mut fields: Vec<Field> = loader
             .schema
             .fields()
@@ -959,30 +964,13 @@ impl CacheWriter {
     fn flush(&mut self, idx: usize) -> Result<()> {
         let loader = &mut self.streams[idx];
         if let Some((rows, batch)) = loader.take_batch()? {
-            if loader.method == WriteMethod::Merge {
-                loader.staged += rows as u64;
-            }
+            let distinct_keys = loader.merge_sql.is_some() && keys_distinct(&batch, &loader.pk_idx);
             self.worker.send(Op::Insert {
                 stream: idx,
                 rows,
                 batch,
+                distinct_keys,
             })?;
-            // Keep the staging table small between commits: merging inside the open
-            // transaction is invisible to readers until the commit, and later merges still
-            // replace earlier rows with the same key.
-            if loader.staged >= self.options.merge_every_rows.max(1)
-                && let Some(sql) = &loader.merge_sql
-            {
-                let what = format!(
-                    "merging {} staged rows into {}",
-                    loader.staged, loader.final_table
-                );
-                loader.staged = 0;
-                self.worker.send(Op::Execute {
-                    sql: sql.clone(),
-                    what,
-                })?;
-            }
         }
         Ok(())
     }
@@ -1028,23 +1016,12 @@ impl CacheWriter {
     /// Flushes and merges all buffered rows, writes the pending states, commits, and opens
     /// the next transaction (all queued to the worker, in order).
     fn commit(&mut self) -> Result<()> {
-        let mut sql = Vec::new();
         for idx in 0..self.streams.len() {
             self.flush(idx)?;
-            let s = &mut self.streams[idx];
-            if let Some(merge) = &s.merge_sql
-                && s.staged > 0
-            {
-                sql.push((
-                    merge.clone(),
-                    format!("merging {} staged rows into {}", s.staged, s.final_table),
-                ));
-                s.staged = 0;
-            }
         }
         let states = std::mem::take(&mut self.pending).into_values().collect();
         self.worker.send(Op::Commit {
-            sql,
+            sql: Vec::new(),
             states,
             begin_after: true,
         })?;
@@ -1135,4 +1112,44 @@ fn merge_meta(meta: Option<&RawValue>, nulled: &[String]) -> String {
     out.insert("changes".into(), Value::Array(changes));
     out.extend(obj);
     Value::Object(out).to_string()
+}
+
+/// Whether the primary keys of a merge batch are certainly all different, so that the batch
+/// can be inserted without deduplication. Keys are compared as the values the table receives
+/// (hashes of typed values; a hash collision or a key type not handled here only costs the
+/// deduplicating insert).
+fn keys_distinct(batch: &RecordBatch, pk_idx: &[usize]) -> bool {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{DataType, Int64Type};
+    use std::hash::{BuildHasher, Hasher};
+
+    let columns: Vec<&ArrayRef> = pk_idx.iter().map(|&i| batch.column(i)).collect();
+    if columns.is_empty()
+        || columns
+            .iter()
+            .any(|c| !matches!(c.data_type(), DataType::Int64 | DataType::Utf8))
+    {
+        return false;
+    }
+    let state = std::hash::RandomState::new();
+    let mut seen = std::collections::HashSet::with_capacity(batch.num_rows());
+    for row in 0..batch.num_rows() {
+        let mut h = state.build_hasher();
+        for c in &columns {
+            if c.is_null(row) {
+                h.write_u8(0);
+            } else if let Some(ints) = c.as_primitive_opt::<Int64Type>() {
+                h.write_u8(1);
+                h.write_i64(ints.value(row));
+            } else {
+                h.write_u8(2);
+                h.write(c.as_string::<i32>().value(row).as_bytes());
+                h.write_u8(0xff);
+            }
+        }
+        if !seen.insert(h.finish()) {
+            return false;
+        }
+    }
+    true
 }

@@ -30,6 +30,8 @@ pub(crate) enum Op {
         stream: usize,
         rows: usize,
         batch: RecordBatch,
+        /// Merge: the batch holds no key twice (no deduplication needed).
+        distinct_keys: bool,
     },
     /// Run one SQL script inside the open transaction (`what` describes it for errors).
     Execute { sql: String, what: String },
@@ -47,8 +49,27 @@ pub(crate) struct WorkerContext {
     pub(crate) schema_name: String,
     pub(crate) table_prefix: String,
     pub(crate) source_name: String,
-    /// Per stream: (insert statement, description of the target for errors).
-    pub(crate) inserts: Vec<(String, String)>,
+    /// Per stream, in the writer's order.
+    pub(crate) inserts: Vec<StreamSql>,
+}
+
+/// How a stream's batches are written.
+pub(crate) struct StreamSql {
+    /// Inserts a batch (its only parameter).
+    pub(crate) insert: String,
+    /// The target table, for error messages.
+    pub(crate) target: String,
+    /// Merge streams: how a batch replaces the rows with its keys.
+    pub(crate) merge: Option<MergeSql>,
+}
+
+/// The statements that merge one batch (each takes the batch as its only parameter).
+#[derive(Clone)]
+pub(crate) struct MergeSql {
+    /// Deletes the table's rows whose keys are in the batch.
+    pub(crate) delete: String,
+    /// Inserts the last row of each key of the batch.
+    pub(crate) insert_dedup: String,
 }
 
 /// The handle the writer keeps.
@@ -152,13 +173,26 @@ fn apply(conn: &Connection, ctx: &WorkerContext, op: Op, in_transaction: &mut bo
             stream,
             rows,
             batch,
+            distinct_keys,
         } => {
-            let Some((sql, target)) = ctx.inserts.get(stream) else {
+            let Some(s) = ctx.inserts.get(stream) else {
                 return Err(CacheError::WriterPoisoned);
             };
+            let target = &s.target;
+            let mut insert = &s.insert;
+            if let Some(merge) = &s.merge {
+                let registration = ArrowBatchRegistration::new(batch.clone());
+                conn.prepare_cached(&merge.delete)
+                    .ctx(|| format!("preparing the merge into {target}"))?
+                    .execute([&registration])
+                    .ctx(|| format!("deleting the rows {rows} merged rows replace in {target}"))?;
+                if !distinct_keys {
+                    insert = &merge.insert_dedup;
+                }
+            }
             let registration = ArrowBatchRegistration::new(batch);
             let mut stmt = conn
-                .prepare_cached(sql)
+                .prepare_cached(insert)
                 .ctx(|| format!("preparing the insert into {target}"))?;
             stmt.execute([&registration])
                 .ctx(|| format!("inserting {rows} rows into {target}"))?;

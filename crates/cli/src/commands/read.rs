@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::output::thousands;
 use airbyte as ab;
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -177,18 +178,6 @@ fn progress_line(p: &ab::ReadProgress) -> String {
     )
 }
 
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 fn print_summary(result: &ab::ReadResult, cache: &ab::DuckDbCache) {
     let secs = result.elapsed().as_secs_f64();
     let rate = if secs > 0.0 {
@@ -229,17 +218,4 @@ fn print_summary(result: &ab::ReadResult, cache: &ab::DuckDbCache) {
         load.states,
         load.commits
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::thousands;
-
-    #[test]
-    fn thousands_separators() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1,000");
-        assert_eq!(thousands(1234567), "1,234,567");
-    }
 }
