@@ -244,6 +244,16 @@ fn datasets_filter_chunk_and_match_get_records() {
         .collect();
     direct.sort();
     assert_eq!(cached, direct);
+    // Rows as StreamRecords: case-insensitive access, internal columns included.
+    let record = users
+        .records()
+        .expect("records")
+        .next()
+        .expect("one")
+        .expect("record");
+    assert!(record.get("ID").is_some_and(Value::is_i64));
+    assert!(record.get("Contact_Email").is_some());
+    assert!(record.get("_airbyte_raw_id").is_some_and(Value::is_string));
     let parquet = dir.path().join("users.parquet");
     assert_eq!(users.to_parquet(&parquet).expect("parquet"), 200);
 }

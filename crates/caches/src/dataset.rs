@@ -14,6 +14,7 @@ use serde_json::{Map, Number, Value};
 use crate::cache::{DuckDbCache, Instance, STREAMS_TABLE};
 use crate::error::{CacheError, DuckdbContext, Result};
 use crate::names::quote_ident;
+use crate::records::{AB_INTERNAL_COLUMNS, RecordOptions, StreamRecord, StreamRecordHandler};
 use crate::types::{SqlType, format_date, format_time, format_timestamp};
 
 /// One row of a dataset: column name → value (JSON columns parsed, dates and times as ISO
@@ -192,6 +193,39 @@ impl CachedDataset {
             row: 0,
             json_columns: self.json_columns.clone(),
         })
+    }
+
+    /// The rows as [`StreamRecord`]s, as PyAirbyte's datasets give them: a field is found by
+    /// any spelling of its name (`Id`, `ID`, `id`), internal columns included.
+    ///
+    /// ```no_run
+    /// # fn f(users: abrs_caches::CachedDataset) -> abrs_caches::Result<()> {
+    /// for record in users.records()? {
+    ///     println!("{:?}", record?.get("ID"));
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn records(&self) -> Result<impl Iterator<Item = Result<StreamRecord>> + use<>> {
+        let properties: Map<String, Value> = self
+            .column_names()?
+            .into_iter()
+            .filter(|c| !AB_INTERNAL_COLUMNS.contains(&c.as_str()))
+            .map(|c| (c, Value::Object(Map::new())))
+            .collect();
+        let schema = Value::Object(Map::from_iter([(
+            "properties".to_string(),
+            Value::Object(properties),
+        )]));
+        // Columns are already normalized and carry their own internal columns.
+        let options = RecordOptions {
+            normalize_keys: true,
+            prune_extra_fields: false,
+            with_internal_columns: false,
+        };
+        let handler = StreamRecordHandler::new(&schema, options).into_shared();
+        Ok(self
+            .iter()?
+            .map(move |row| row.map(|row| handler.record_from_data(row, None))))
     }
 
     /// All rows as Arrow batches of at most `chunk_size` rows.

@@ -193,7 +193,7 @@ impl Default for LoadOptions {
         Self {
             batch_rows: 16_384,
             commit_interval: Duration::from_secs(1),
-            commit_records: 250_000,
+            commit_records: 245_760,
             merge_every_rows: 100_000,
         }
     }
