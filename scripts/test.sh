@@ -5,6 +5,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/prereqs.sh
 source .ci/env.sh
+# PyAirbyte 0.71 pins duckdb 1.4.3: the compatibility tests open our cache files with it (and
+# theirs with ours). A small venv, made once per machine.
+DUCKDB_PY=$HOME/.cache/airbyte-rs/duckdb-1.4.3
+if [ ! -x "$DUCKDB_PY/bin/python" ] || ! "$DUCKDB_PY/bin/python" -c "import duckdb" 2>/dev/null; then
+  rm -rf "$DUCKDB_PY"
+  python3 -m venv "$DUCKDB_PY" && "$DUCKDB_PY/bin/pip" install -q 'duckdb==1.4.3' \
+    || echo "warning: could not install duckdb 1.4.3; the PyAirbyte compatibility tests will skip" >&2
+fi
+[ -x "$DUCKDB_PY/bin/python" ] && export ABRS_TEST_PYTHON_DUCKDB=$DUCKDB_PY/bin/python
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --release -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --release

@@ -13,6 +13,15 @@ use crate::types::SqlType;
 
 /// The table function name under which Arrow batches are scanned during loads.
 pub(crate) const ARROW_SCAN: &str = "abrs_arrow_scan";
+/// DuckDB's `memory_limit` for cache files opened by this library, unless
+/// [`DuckDbCache::with_memory_limit`] says otherwise.
+///
+/// A load streams: it needs about one row group (122,880 rows) of uncompressed data at a time,
+/// so a small buffer pool costs it nothing measurable, and it keeps the whole process of
+/// `abrs read` around 150 MB however many records are read (docs/PERFORMANCE.md). Queries
+/// that need more (large sorts, joins, aggregates) spill to the `.tmp` folder next to the
+/// database file; give such caches a larger limit.
+pub const DEFAULT_MEMORY_LIMIT: &str = "64MB";
 /// PyAirbyte's state table.
 pub const STATE_TABLE: &str = "_airbyte_state";
 /// PyAirbyte's stream registry table.
@@ -82,19 +91,11 @@ fn open_instance(path: &Path, memory_limit: Option<&str>) -> Result<Arc<Instance
         .with("autoinstall_known_extensions", "false")
         .and_then(|c| c.with("autoload_known_extensions", "false"))
         .ctx(describe)?;
-    if let Some(limit) = memory_limit {
-        // Set before the first allocation: a limit set later on a loading connection was
-        // measured not to bound the process (290 MB vs 170 MB RSS for 1M bench records).
-        config = config.max_memory(limit).ctx(describe)?;
-    }
-    // EXPERIMENT (perf): extra settings from the environment.
-    if let Ok(extra) = std::env::var("ABRS_DUCKDB_SETTINGS") {
-        for kv in extra.split(',').filter(|s| !s.is_empty()) {
-            if let Some((k, v)) = kv.split_once('=') {
-                config = config.with(k, v).ctx(describe)?;
-            }
-        }
-    }
+    // Set before the first allocation: a limit set later on a loading connection was
+    // measured not to bound the process (290 MB vs 170 MB RSS for 1M bench records). Without
+    // a limit DuckDB takes up to 80% of RAM, mostly for row groups a load has not flushed yet.
+    let limit = memory_limit.unwrap_or(DEFAULT_MEMORY_LIMIT);
+    config = config.max_memory(limit).ctx(describe)?;
     let new_file = key.as_ref().is_some_and(|k| !k.exists());
     if new_file {
         // PyAirbyte 0.71 pins duckdb 1.4.3, which cannot read newer storage versions.
@@ -233,7 +234,8 @@ impl DuckDbCache {
         self
     }
 
-    /// Caps DuckDB's buffer memory (its `memory_limit`, e.g. `"100MB"`; default: 80% of RAM).
+    /// Caps DuckDB's buffer memory (its `memory_limit`, e.g. `"1GB"`; default:
+    /// [`DEFAULT_MEMORY_LIMIT`]).
     ///
     /// Applies when this cache object is the first in the process to open the file (the
     /// setting belongs to the database instance, which cache objects on one file share).

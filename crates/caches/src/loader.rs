@@ -183,9 +183,14 @@ pub struct LoadOptions {
     /// (merge) or rewrites an invisible shadow table (replace), so the cache stays consistent.
     /// Append streams only ever commit at STATE messages and at finish.
     pub commit_records: u64,
-    /// Merge streams apply their staged rows to the table (inside the open transaction) every
-    /// this many rows, which keeps the staging table small between commit points.
+    /// No longer used: merge streams apply every batch to the table as it is inserted (kept so
+    /// that existing code setting it still builds).
     pub merge_every_rows: u64,
+    /// DuckDB threads while the load runs (`SET threads`, a setting of the whole database,
+    /// restored when the load ends); `None` leaves DuckDB's own setting. The loader already
+    /// keeps one core busy parsing records; with more DuckDB threads than the cores left, its
+    /// workers mostly spin waiting for each other (measured: ~15% of the CPU on 2 cores).
+    pub duckdb_threads: Option<usize>,
 }
 
 impl Default for LoadOptions {
@@ -193,8 +198,12 @@ impl Default for LoadOptions {
         Self {
             batch_rows: 16_384,
             commit_interval: Duration::from_secs(1),
+            // Two DuckDB row groups (122,880 rows each) and a multiple of `batch_rows`:
+            // commits then leave no partial row groups that the final checkpoint would
+            // rewrite (measured: 1 CPU-s less, and a 30% smaller file, for 1M merged records).
             commit_records: 245_760,
             merge_every_rows: 100_000,
+            duckdb_threads: Some(1),
         }
     }
 }
@@ -360,21 +369,6 @@ impl RawIdGen {
     }
 
     fn next(&mut self, millis: u64) -> &str {
-        // EXPERIMENT
-        static MODE: std::sync::LazyLock<String> =
-            std::sync::LazyLock::new(|| std::env::var("ABRS_EXP_RAWID").unwrap_or_default());
-        if MODE.as_str() == "const" {
-            self.buf
-                .copy_from_slice(b"0193a1b2-c3d4-7000-8000-000000000000");
-            return std::str::from_utf8(&self.buf).unwrap_or("");
-        }
-        if MODE.as_str() == "seq" {
-            self.state = self.state.wrapping_add(1);
-            let mut bytes = [0u8; 10];
-            bytes[..8].copy_from_slice(&self.state.to_be_bytes());
-            let id = uuid::Builder::from_unix_timestamp_millis(millis, &bytes).into_uuid();
-            return id.hyphenated().encode_lower(&mut self.buf);
-        }
         let a = self.next_u64().to_le_bytes();
         let b = self.next_u64().to_le_bytes();
         let bytes = [a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], b[0], b[1]];
@@ -494,7 +488,12 @@ impl DuckDbCache {
                 })
                 .collect(),
         };
-        let worker = Worker::start(conn, context)?;
+        if let Some(n) = options.duckdb_threads {
+            // Restored by the worker when the load ends.
+            conn.execute_batch(&format!("SET threads = {}", n.max(1)))
+                .ctx(|| "setting DuckDB's threads for the load".into())?;
+        }
+        let worker = Worker::start(conn, context, options.duckdb_threads.is_some())?;
         Ok(CacheWriter {
             worker,
             _instance: instance,

@@ -81,13 +81,19 @@ pub(crate) struct Worker {
 
 impl Worker {
     /// Starts the worker on `conn`, which has a transaction open.
-    pub(crate) fn start(conn: Connection, ctx: WorkerContext) -> Result<Self> {
+    pub(crate) fn start(conn: Connection, ctx: WorkerContext, reset_threads: bool) -> Result<Self> {
         let (tx, rx) = sync_channel::<Op>(2);
         let error = Arc::new(Mutex::new(None));
         let slot = error.clone();
         let handle = std::thread::Builder::new()
             .name("abrs-cache-writer".into())
-            .spawn(move || run(conn, ctx, rx, slot))
+            .spawn(move || {
+                run(&conn, &ctx, rx, slot);
+                if reset_threads {
+                    // The load set DuckDB's threads for itself; queries get the default back.
+                    let _ = conn.execute_batch("RESET threads");
+                }
+            })
             .map_err(|source| CacheError::Io {
                 action: "start the cache writer thread for",
                 path: "the cache".into(),
@@ -145,14 +151,14 @@ impl Drop for Worker {
 }
 
 fn run(
-    conn: Connection,
-    ctx: WorkerContext,
+    conn: &Connection,
+    ctx: &WorkerContext,
     rx: Receiver<Op>,
     error: Arc<Mutex<Option<CacheError>>>,
 ) {
     let mut in_transaction = true;
     while let Ok(op) = rx.recv() {
-        if let Err(e) = apply(&conn, &ctx, op, &mut in_transaction) {
+        if let Err(e) = apply(conn, ctx, op, &mut in_transaction) {
             if in_transaction {
                 let _ = conn.execute_batch("ROLLBACK");
             }
