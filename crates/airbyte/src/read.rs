@@ -371,8 +371,8 @@ impl Source {
                     counters.add(&record.stream);
                     bytes += record.data.get().len() as u64;
                     writer.record(&record)?;
-                    // Checking the clock every 4096 records keeps it off the hot path.
-                    if counters.records.is_multiple_of(4096)
+                    // Checking the clock every 256 records keeps it off the hot path (~20 ns each).
+                    if counters.records.is_multiple_of(256)
                         && let Some(cb) = &progress
                         && last_progress.elapsed() >= PROGRESS_INTERVAL
                     {
