@@ -17,11 +17,12 @@ pub(crate) const ARROW_SCAN: &str = "abrs_arrow_scan";
 /// [`DuckDbCache::with_memory_limit`] says otherwise.
 ///
 /// A load streams: it needs about one row group (122,880 rows) of uncompressed data at a time,
-/// so a small buffer pool costs it nothing measurable, and it keeps the whole process of
-/// `abrs read` around 150 MB however many records are read (docs/PERFORMANCE.md). Queries
+/// so a small buffer pool cost it nothing measurable (same CPU time as 64MB and as no limit),
+/// and it keeps the whole `abrs read` process at ~135 MB peak RSS for 1M and for 5M bench
+/// records (no limit: 300–450 MB; docs/PERFORMANCE.md). Queries
 /// that need more (large sorts, joins, aggregates) spill to the `.tmp` folder next to the
 /// database file; give such caches a larger limit.
-pub const DEFAULT_MEMORY_LIMIT: &str = "64MB";
+pub const DEFAULT_MEMORY_LIMIT: &str = "48MB";
 /// PyAirbyte's state table.
 pub const STATE_TABLE: &str = "_airbyte_state";
 /// PyAirbyte's stream registry table.

@@ -37,7 +37,8 @@ pub mod types;
 mod worker;
 
 pub use cache::{
-    DuckDbCache, STATE_TABLE, STREAMS_TABLE, cache_root, default_cache, new_local_cache,
+    DEFAULT_MEMORY_LIMIT, DuckDbCache, STATE_TABLE, STREAMS_TABLE, cache_root, default_cache,
+    new_local_cache,
 };
 pub use dataset::{CachedDataset, Row, RowIter};
 pub use error::{CacheError, Result};

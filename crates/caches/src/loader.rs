@@ -15,9 +15,11 @@
 //!
 //! Write methods:
 //! * append: rows go straight into the stream's table.
-//! * merge: rows go into a temporary staging table; at each commit one set-based statement
-//!   keeps the last row per primary key (also within one sync), deletes the matching rows of
-//!   the table and inserts, in the same transaction as the state.
+//! * merge: each batch deletes the table's rows with the batch's primary keys (restricted to
+//!   the batch's key range when the first key column is a BIGINT, so DuckDB skips row groups by
+//!   their statistics) and is then inserted, keeping the last row per key when the batch may
+//!   hold a key twice. Later batches replace earlier ones (also within one sync), all inside
+//!   the open transaction, committed with the state.
 //! * replace: rows go into a shadow table that replaces the stream's table in one transaction
 //!   at finish, together with the stream's state; readers never see a partial table, and a
 //!   killed load leaves the old table (its shadow is dropped by the next load).
@@ -345,6 +347,120 @@ impl<'de> Visitor<'de> for DataVisitor<'_> {
     }
 }
 
+/// The fast path of [`DataVisitor`]: one pass over the top-level object, no validation
+/// (`data` is a [`RawValue`], whose JSON the envelope's parse already checked) and no visitor
+/// machinery. Returns `false`, with `spans` possibly half filled, on anything it does not
+/// handle (not an object, a key with escapes): the caller then takes the serde path, which
+/// gives the exact behaviour and errors. Measured: about 3× faster than the serde walk.
+fn scan_object(data: &str, keys: &mut KeyIndex, spans: &mut [Option<Span>]) -> bool {
+    let b = data.as_bytes();
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return false;
+    }
+    i = skip_ws(b, i + 1);
+    if b.get(i) == Some(&b'}') {
+        return true;
+    }
+    let mut pos = 0;
+    loop {
+        if b.get(i) != Some(&b'"') {
+            return false;
+        }
+        let key_end = string_end(b, i);
+        let key = &b[i + 1..key_end - 1];
+        if memchr::memchr(b'\\', key).is_some() {
+            return false;
+        }
+        i = skip_ws(b, key_end);
+        if b.get(i) != Some(&b':') {
+            return false;
+        }
+        i = skip_ws(b, i + 1);
+        let end = value_end(b, i);
+        if end <= i || end > b.len() {
+            return false;
+        }
+        // The key lies between quotes of valid UTF-8 JSON text without escapes.
+        let Ok(key) = std::str::from_utf8(key) else {
+            return false;
+        };
+        if let Some(col) = keys.lookup(pos, key) {
+            // Last occurrence wins for duplicate keys, as in Python's json.
+            spans[col] = Some(Span {
+                start: i as u32,
+                len: (end - i) as u32,
+            });
+        }
+        pos += 1;
+        i = skip_ws(b, end);
+        match b.get(i) {
+            Some(b',') => i = skip_ws(b, i + 1),
+            Some(b'}') => return true,
+            _ => return false,
+        }
+    }
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(i) {
+        i += 1;
+    }
+    i
+}
+
+/// The index after the closing quote of the string starting at `b[i] == '"'` (`b.len() + 1`
+/// when unterminated, which the caller rejects).
+fn string_end(b: &[u8], i: usize) -> usize {
+    let mut j = i + 1;
+    while let Some(k) = memchr::memchr2(b'"', b'\\', &b[j.min(b.len())..]) {
+        let at = j + k;
+        if b[at] == b'"' {
+            return at + 1;
+        }
+        j = at + 2;
+    }
+    b.len() + 1
+}
+
+/// The index after the JSON value starting at `i`.
+fn value_end(b: &[u8], i: usize) -> usize {
+    match b.get(i) {
+        Some(b'"') => string_end(b, i),
+        Some(b'{' | b'[') => {
+            let mut depth = 0usize;
+            let mut j = i;
+            while j < b.len() {
+                match b[j] {
+                    b'"' => {
+                        j = string_end(b, j);
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return j + 1;
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+            b.len() + 1
+        }
+        Some(_) => {
+            let mut j = i;
+            while j < b.len() && !matches!(b[j], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+            {
+                j += 1;
+            }
+            j
+        }
+        None => i,
+    }
+}
+
 /// Fast UUIDv7 strings: time from the clock, 74 random bits from a seeded splitmix64.
 struct RawIdGen {
     state: u64,
@@ -384,7 +500,7 @@ struct StreamLoader {
     method: WriteMethod,
     /// `"schema"."table"` of the stream's table.
     final_table: String,
-    /// Where batches go: the table, the staging table (merge) or the shadow table (replace).
+    /// Where batches go: the table (append, merge) or the shadow table (replace).
     target: String,
     /// The shadow table's bare name (replace).
     shadow: Option<String>,
@@ -488,12 +604,19 @@ impl DuckDbCache {
                 })
                 .collect(),
         };
+        let mut restore_threads = None;
         if let Some(n) = options.duckdb_threads {
             // Restored by the worker when the load ends.
+            let current: i64 = conn
+                .query_row("SELECT current_setting('threads')::BIGINT", [], |r| {
+                    r.get(0)
+                })
+                .ctx(|| "reading DuckDB's threads".into())?;
             conn.execute_batch(&format!("SET threads = {}", n.max(1)))
                 .ctx(|| "setting DuckDB's threads for the load".into())?;
+            restore_threads = Some(current);
         }
-        let worker = Worker::start(conn, context, options.duckdb_threads.is_some())?;
+        let worker = Worker::start(conn, context, restore_threads)?;
         Ok(CacheWriter {
             worker,
             _instance: instance,
@@ -720,13 +843,23 @@ impl DuckDbCache {
                     )
                 })
                 .collect();
+            let delete = format!(
+                "DELETE FROM {final_table} USING (SELECT {} FROM {ARROW_SCAN}(?)) AS _abrs_staged \
+                 WHERE {}",
+                keys.join(", "),
+                on.join(" AND ")
+            );
+            // With the batch's key range spelled out, DuckDB skips the row groups whose
+            // min/max statistics lie outside it instead of probing the whole table for every
+            // batch (which made merges quadratic: 240k records/s at 5M records).
+            let delete_in_range = format!(
+                "{delete} AND {}.{} BETWEEN ? AND ?",
+                quote_ident(&table),
+                quote_ident(&columns[pk_idx[0]].name)
+            );
             MergeSql {
-                delete: format!(
-                    "DELETE FROM {final_table} USING (SELECT {} FROM {ARROW_SCAN}(?)) AS _abrs_staged \
-                     WHERE {}",
-                    keys.join(", "),
-                    on.join(" AND ")
-                ),
+                delete,
+                delete_in_range,
                 insert_dedup: format!(
                     "INSERT INTO {target} ({names}) SELECT {exprs} FROM {ARROW_SCAN}(?) \
                      QUALIFY row_number() OVER (PARTITION BY {} ORDER BY seq DESC) = 1",
@@ -847,18 +980,21 @@ impl CacheWriter {
         let data = record.data.get();
         let loader = &mut self.streams[idx];
         loader.spans.iter_mut().for_each(|s| *s = None);
-        let visitor = DataVisitor {
-            keys: &mut loader.keys,
-            spans: &mut loader.spans,
-            base: data.as_ptr() as usize,
-        };
-        let mut de = serde_json::Deserializer::from_str(data);
-        serde::Deserializer::deserialize_map(&mut de, visitor).map_err(|source| {
-            CacheError::BadRecord {
-                stream: loader.name.clone(),
-                source,
-            }
-        })?;
+        if !scan_object(data, &mut loader.keys, &mut loader.spans) {
+            loader.spans.iter_mut().for_each(|s| *s = None);
+            let visitor = DataVisitor {
+                keys: &mut loader.keys,
+                spans: &mut loader.spans,
+                base: data.as_ptr() as usize,
+            };
+            let mut de = serde_json::Deserializer::from_str(data);
+            serde::Deserializer::deserialize_map(&mut de, visitor).map_err(|source| {
+                CacheError::BadRecord {
+                    stream: loader.name.clone(),
+                    source,
+                }
+            })?;
+        }
 
         self.changes.clear();
         let mut widened = Vec::new();
@@ -963,12 +1099,19 @@ impl CacheWriter {
     fn flush(&mut self, idx: usize) -> Result<()> {
         let loader = &mut self.streams[idx];
         if let Some((rows, batch)) = loader.take_batch()? {
-            let distinct_keys = loader.merge_sql.is_some() && keys_distinct(&batch, &loader.pk_idx);
+            let merge = loader.merge_sql.is_some();
+            let distinct_keys = merge && keys_distinct(&batch, &loader.pk_idx);
+            let key_range = if merge {
+                key_range(&batch, &loader.pk_idx)
+            } else {
+                None
+            };
             self.worker.send(Op::Insert {
                 stream: idx,
                 rows,
                 batch,
                 distinct_keys,
+                key_range,
             })?;
         }
         Ok(())
@@ -1151,4 +1294,77 @@ fn keys_distinct(batch: &RecordBatch, pk_idx: &[usize]) -> bool {
         }
     }
     true
+}
+
+/// The smallest and largest first key column value of a merge batch, when that column is a
+/// BIGINT without NULLs.
+fn key_range(batch: &RecordBatch, pk_idx: &[usize]) -> Option<(i64, i64)> {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::Int64Type;
+    let keys = batch
+        .column(*pk_idx.first()?)
+        .as_primitive_opt::<Int64Type>()?;
+    if keys.null_count() > 0 {
+        return None;
+    }
+    Some((arrow::compute::min(keys)?, arrow::compute::max(keys)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key_index(names: &[&str]) -> KeyIndex {
+        KeyIndex {
+            exact: names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (Box::<str>::from(*n), i))
+                .collect(),
+            normalized: HashMap::new(),
+            by_position: Vec::new(),
+        }
+    }
+
+    /// The values (as text) each column gets, by the fast scan or, when it declines, by serde.
+    fn spans_of(data: &str, fast: bool) -> Option<Vec<Option<String>>> {
+        let mut keys = key_index(&["a", "b", "c"]);
+        let mut spans = vec![None; 3];
+        if fast {
+            if !scan_object(data, &mut keys, &mut spans) {
+                return None;
+            }
+        } else {
+            let visitor = DataVisitor {
+                keys: &mut keys,
+                spans: &mut spans,
+                base: data.as_ptr() as usize,
+            };
+            let mut de = serde_json::Deserializer::from_str(data);
+            serde::Deserializer::deserialize_map(&mut de, visitor).ok()?;
+        }
+        Some(
+            spans
+                .iter()
+                .map(|s| s.map(|s| data[s.start as usize..(s.start + s.len) as usize].to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn fast_scan_matches_the_serde_walk() {
+        for data in [
+            r#"{"a":1,"b":"x","c":null}"#,
+            r#" { "a" : -1.5e3 , "b" : "q\"}]" , "z": {"a":[1,{"b":"]"}]}, "c": [ ] } "#,
+            r#"{"c":{"x":"\\"},"a":true,"a":false}"#,
+            r#"{}"#,
+            r#"{"b":"ünï\u00e9","zz":[[],[{}]],"c":"a,b}"}"#,
+        ] {
+            assert_eq!(spans_of(data, true), spans_of(data, false), "{data}");
+        }
+        // Declined (the serde path handles them): not an object, a key with escapes.
+        for data in [r#"[1,2]"#, r#""a""#, r#"{"\u0061":1}"#] {
+            assert_eq!(spans_of(data, true), None, "{data}");
+        }
+    }
 }

@@ -32,6 +32,8 @@ pub(crate) enum Op {
         batch: RecordBatch,
         /// Merge: the batch holds no key twice (no deduplication needed).
         distinct_keys: bool,
+        /// Merge: the range of the batch's first key column, when known.
+        key_range: Option<(i64, i64)>,
     },
     /// Run one SQL script inside the open transaction (`what` describes it for errors).
     Execute { sql: String, what: String },
@@ -68,6 +70,8 @@ pub(crate) struct StreamSql {
 pub(crate) struct MergeSql {
     /// Deletes the table's rows whose keys are in the batch.
     pub(crate) delete: String,
+    /// The same, restricted to a range of the first key column (two more parameters).
+    pub(crate) delete_in_range: String,
     /// Inserts the last row of each key of the batch.
     pub(crate) insert_dedup: String,
 }
@@ -81,7 +85,12 @@ pub(crate) struct Worker {
 
 impl Worker {
     /// Starts the worker on `conn`, which has a transaction open.
-    pub(crate) fn start(conn: Connection, ctx: WorkerContext, reset_threads: bool) -> Result<Self> {
+    /// `restore_threads`: DuckDB's `threads` to set back when the load ends.
+    pub(crate) fn start(
+        conn: Connection,
+        ctx: WorkerContext,
+        restore_threads: Option<i64>,
+    ) -> Result<Self> {
         let (tx, rx) = sync_channel::<Op>(2);
         let error = Arc::new(Mutex::new(None));
         let slot = error.clone();
@@ -89,9 +98,9 @@ impl Worker {
             .name("abrs-cache-writer".into())
             .spawn(move || {
                 run(&conn, &ctx, rx, slot);
-                if reset_threads {
-                    // The load set DuckDB's threads for itself; queries get the default back.
-                    let _ = conn.execute_batch("RESET threads");
+                if let Some(n) = restore_threads {
+                    // The load set DuckDB's threads for itself; queries get theirs back.
+                    let _ = conn.execute_batch(&format!("SET threads = {n}"));
                 }
             })
             .map_err(|source| CacheError::Io {
@@ -180,6 +189,7 @@ fn apply(conn: &Connection, ctx: &WorkerContext, op: Op, in_transaction: &mut bo
             rows,
             batch,
             distinct_keys,
+            key_range,
         } => {
             let Some(s) = ctx.inserts.get(stream) else {
                 return Err(CacheError::WriterPoisoned);
@@ -188,9 +198,15 @@ fn apply(conn: &Connection, ctx: &WorkerContext, op: Op, in_transaction: &mut bo
             let mut insert = &s.insert;
             if let Some(merge) = &s.merge {
                 let registration = ArrowBatchRegistration::new(batch.clone());
-                conn.prepare_cached(&merge.delete)
-                    .ctx(|| format!("preparing the merge into {target}"))?
-                    .execute([&registration])
+                let deleted = match key_range {
+                    Some((min, max)) => conn
+                        .prepare_cached(&merge.delete_in_range)
+                        .and_then(|mut s| s.execute(duckdb::params![&registration, min, max])),
+                    None => conn
+                        .prepare_cached(&merge.delete)
+                        .and_then(|mut s| s.execute([&registration])),
+                };
+                deleted
                     .ctx(|| format!("deleting the rows {rows} merged rows replace in {target}"))?;
                 if !distinct_keys {
                     insert = &merge.insert_dedup;
@@ -217,7 +233,7 @@ fn apply(conn: &Connection, ctx: &WorkerContext, op: Op, in_transaction: &mut bo
                 conn.execute_batch(statement).ctx(|| what.clone())?;
             }
             if !sql.is_empty() {
-                // Merges recreate their staging table and swaps rename tables: re-prepare.
+                // Replace swaps rename tables: statements prepared against them are stale.
                 conn.flush_prepared_statement_cache();
             }
             for state in &states {

@@ -719,3 +719,74 @@ fn numbers_that_double_would_round_widen_the_column_to_varchar() {
         );
     }
 }
+
+#[test]
+fn merge_replaces_existing_rows_and_keeps_the_last_of_repeated_keys() {
+    let (_d, cache) = temp_cache();
+    let cat = catalog(vec![stream("users", users_schema(), &["id"], None)]);
+    let mut w = cache
+        .begin_load("source-test", &cat, WriteStrategy::Merge, eager())
+        .unwrap();
+    let lines: Vec<String> = (0..20)
+        .map(|i| record_line("users", json!({"id": i, "name": "old"})))
+        .chain([record_line("users", json!({"id": null, "name": "old"}))])
+        .collect();
+    feed(&mut w, &lines);
+    w.finish().unwrap();
+
+    // Batches of 5: keys repeat inside a batch (deduplicated insert), across batches, arrive
+    // out of order, as a float (`7.0` is the integer 7), and as NULL (no key range then).
+    let opts = LoadOptions {
+        batch_rows: 5,
+        ..eager()
+    };
+    let mut w = cache
+        .begin_load("source-test", &cat, WriteStrategy::Merge, opts)
+        .unwrap();
+    let keys = [
+        json!(3),
+        json!(3),
+        json!(25),
+        json!(1),
+        json!(3),
+        json!(19),
+        json!(null),
+        json!(7),
+        json!(7.0),
+        json!(25),
+        json!(0),
+    ];
+    let lines: Vec<String> = keys
+        .iter()
+        .enumerate()
+        .map(|(n, id)| record_line("users", json!({"id": id, "name": format!("new{n}")})))
+        .collect();
+    feed(&mut w, &lines);
+    w.finish().unwrap();
+
+    assert_eq!(scalar_i64(&cache, "SELECT count(*) FROM users"), 22);
+    let got = strings(
+        &cache,
+        "SELECT id::VARCHAR || '=' || name FROM users WHERE name <> 'old' ORDER BY id NULLS FIRST",
+    );
+    let want: Vec<Option<String>> = [
+        None, // NULL || … is NULL: the NULL key's row, replaced
+        Some("0=new10"),
+        Some("1=new3"),
+        Some("3=new4"),
+        Some("7=new8"),
+        Some("19=new5"),
+        Some("25=new9"),
+    ]
+    .into_iter()
+    .map(|s| s.map(str::to_string))
+    .collect();
+    assert_eq!(got, want);
+    assert_eq!(
+        scalar_i64(
+            &cache,
+            "SELECT count(*) FROM users WHERE id IS NULL AND name = 'new6'"
+        ),
+        1
+    );
+}
