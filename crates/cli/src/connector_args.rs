@@ -89,3 +89,29 @@ impl ConfigArg {
         Ok(ab::config::load_config(&self.config)?)
     }
 }
+
+/// Selects `--streams`: comma-separated names, or `*` (or nothing) for all.
+pub fn select_streams(source: &mut ab::Source, selection: &str) -> Result<()> {
+    let selection = selection.trim();
+    if selection.is_empty() || selection == "*" {
+        source.select_all_streams()?;
+    } else {
+        let names: Vec<String> = selection
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        source.select_streams(names)?;
+    }
+    Ok(())
+}
+
+/// Parses `--write-strategy` (a usage error, exit code 2, when it is not one).
+pub fn parse_write_strategy(text: &str) -> Result<ab::WriteStrategy> {
+    Ok(text.parse().map_err(|_| {
+        ab::Error::input(
+            format!("`{text}` is not a write strategy"),
+            "use one of auto, append, merge, replace",
+        )
+    })?)
+}

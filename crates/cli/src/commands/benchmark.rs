@@ -27,7 +27,7 @@ use anyhow::{Context, Result, anyhow};
 use serde_json::{Value, json};
 
 use super::benchmark_source;
-use crate::connector_args::RunArgs;
+use crate::connector_args::{RunArgs, parse_write_strategy, select_streams};
 
 /// The name the built-in source runs under (its log file is named after it).
 const BUILTIN_NAME: &str = "source-abrs-benchmark";
@@ -372,24 +372,9 @@ pub fn run(args: Args) -> Result<()> {
             .into());
         }
     };
-    let strategy: ab::WriteStrategy = args.write_strategy.parse().map_err(|_| {
-        ab::Error::input(
-            format!("`{}` is not a write strategy", args.write_strategy),
-            "use one of auto, append, merge, replace",
-        )
-    })?;
+    let strategy = parse_write_strategy(&args.write_strategy)?;
     let mut source = make_source(&args)?;
-    let selection = args.streams.trim();
-    if selection.is_empty() || selection == "*" {
-        source.select_all_streams()?;
-    } else {
-        let names: Vec<String> = selection
-            .split(',')
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect();
-        source.select_streams(names)?;
-    }
+    select_streams(&mut source, &args.streams)?;
     let builtin = args.source.is_none();
     let watcher = ChildMemoryWatcher::start();
     let mut m = if null_sink {

@@ -11,7 +11,7 @@ use airbyte as ab;
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::connector_args::ConnectorArgs;
+use crate::connector_args::{ConnectorArgs, parse_write_strategy, select_streams};
 
 /// Arguments of `abrs read`.
 #[derive(Debug, clap::Args)]
@@ -46,28 +46,13 @@ pub struct Args {
 
 /// Runs `abrs read`.
 pub fn run(args: Args) -> Result<()> {
-    let strategy: ab::WriteStrategy = args.write_strategy.parse().map_err(|_| {
-        ab::Error::input(
-            format!("`{}` is not a write strategy", args.write_strategy),
-            "use one of auto, append, merge, replace",
-        )
-    })?;
+    let strategy = parse_write_strategy(&args.write_strategy)?;
     let config = match &args.config {
         Some(text) => ab::config::load_config(text)?,
         None => serde_json::json!({}),
     };
     let mut source = args.connector.source(Some(config))?;
-    let selection = args.streams.trim();
-    if selection.is_empty() || selection == "*" {
-        source.select_all_streams()?;
-    } else {
-        let names: Vec<String> = selection
-            .split(',')
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect();
-        source.select_streams(names)?;
-    }
+    select_streams(&mut source, &args.streams)?;
     let cache = match &args.cache {
         Some(path) => ab::DuckDbCache::new(path),
         None => ab::default_cache(),
