@@ -21,6 +21,22 @@ fn abrs(dir: &Path) -> Command {
     cmd
 }
 
+/// `abrs read` of the fixture's users into `cache` with merge.
+fn read_users(dir: &Path, cache: &Path, config: &serde_json::Value) -> Command {
+    let mut cmd = abrs(dir);
+    cmd.args([
+        "read",
+        fixture().to_str().expect("utf-8 path"),
+        "--streams",
+        "users",
+    ])
+    .args(["--write-strategy", "merge", "--cache"])
+    .arg(cache)
+    .arg("--config")
+    .arg(config.to_string());
+    cmd
+}
+
 fn query(dir: &Path, cache: &Path, sql: &str) -> String {
     let out = abrs(dir)
         .args(["query", "--format", "csv", "--cache"])
