@@ -77,17 +77,7 @@ fn sigkill_mid_sync_then_merge_rerun_gives_exact_rows() {
         "count": COUNT, "products_count": 0, "state_every": 200,
         "sleep_per_record": 0.0002, "pid_file": pid_file,
     });
-    let mut child = abrs(dir.path())
-        .args([
-            "read",
-            fixture().to_str().expect("utf-8 path"),
-            "--streams",
-            "users",
-        ])
-        .args(["--write-strategy", "merge", "--cache"])
-        .arg(&cache)
-        .arg("--config")
-        .arg(slow.to_string())
+    let mut child = read_users(dir.path(), &cache, &slow)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -131,17 +121,7 @@ fn sigkill_mid_sync_then_merge_rerun_gives_exact_rows() {
 
     // Re-run with merge, fast: it resumes from the committed state.
     let full = serde_json::json!({"count": COUNT, "products_count": 0, "state_every": 200});
-    let out = abrs(dir.path())
-        .args([
-            "read",
-            fixture().to_str().expect("utf-8 path"),
-            "--streams",
-            "users",
-        ])
-        .args(["--write-strategy", "merge", "--cache"])
-        .arg(&cache)
-        .arg("--config")
-        .arg(full.to_string())
+    let out = read_users(dir.path(), &cache, &full)
         .output()
         .expect("run abrs read again");
     let stderr = String::from_utf8_lossy(&out.stderr);
