@@ -185,9 +185,6 @@ pub struct LoadOptions {
     /// (merge) or rewrites an invisible shadow table (replace), so the cache stays consistent.
     /// Append streams only ever commit at STATE messages and at finish.
     pub commit_records: u64,
-    /// No longer used: merge streams apply every batch to the table as it is inserted (kept so
-    /// that existing code setting it still builds).
-    pub merge_every_rows: u64,
     /// DuckDB threads while the load runs (`SET threads`, a setting of the whole database,
     /// restored when the load ends); `None` leaves DuckDB's own setting. The loader already
     /// keeps one core busy parsing records; with more DuckDB threads than the cores left, its
@@ -204,7 +201,6 @@ impl Default for LoadOptions {
             // commits then leave no partial row groups that the final checkpoint would
             // rewrite (measured: 1 CPU-s less, and a 30% smaller file, for 1M merged records).
             commit_records: 245_760,
-            merge_every_rows: 100_000,
             duckdb_threads: Some(1),
         }
     }

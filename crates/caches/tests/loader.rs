@@ -568,7 +568,6 @@ fn merge_applies_staged_rows_between_commit_points() {
     let cat = catalog(vec![stream("users", users_schema(), &["id"], None)]);
     let opts = LoadOptions {
         batch_rows: 3,
-        merge_every_rows: 5,
         ..eager()
     };
     let mut w = cache
