@@ -1,11 +1,12 @@
 //! Line decoder throughput: `decode_line` on RECORD lines shaped like the bench kit's
 //! (`gen_records.py`: 11 fields, nested object, array, nullable fields, ~440 bytes), and on STATE
 //! and LOG lines (parsed fully). `decode_message` (RECORD data parsed into an owned `Value`)
-//! is measured too, for comparison with the borrowed fast path.
+//! is measured too, for comparison with the borrowed fast path, and so is `record_serde`: RECORD
+//! lines through the serde envelope alone, the path the hand-written scanner short-cuts.
 
 use std::hint::black_box;
 
-use abrs_protocol::{Decoded, decode_line, decode_message};
+use abrs_protocol::{Decoded, decode_line, decode_line_serde, decode_message};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::json;
 
@@ -77,6 +78,17 @@ fn bench(c: &mut Criterion) {
             let mut n = 0usize;
             for line in &records {
                 if let Ok(Decoded::Record(r)) = decode_line(black_box(line.as_bytes())) {
+                    n += r.data.get().len();
+                }
+            }
+            black_box(n)
+        })
+    });
+    group.bench_function("record_serde", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            for line in &records {
+                if let Ok(Decoded::Record(r)) = decode_line_serde(black_box(line.as_bytes())) {
                     n += r.data.get().len();
                 }
             }

@@ -3,12 +3,20 @@
 //! RECORD lines are most of any sync, so they take a fast path: only the envelope is parsed and
 //! `data` stays a borrowed [`RawValue`] that the consumer (a cache loader, a printer) parses once,
 //! straight into its own representation. Every other message is parsed fully.
+//!
+//! Even that envelope parse, done by serde_json, was a large share of a sync's CPU, so every line
+//! first goes through a hand-written scanner (`envelope_scan`) that validates the whole line in
+//! one pass and recognises the plain RECORD shape connectors print. It answers only when it is
+//! sure serde would give the same record; anything unusual (escaped keys or stream names,
+//! duplicate fields, float timestamps, other types, invalid JSON, …) falls back to the serde
+//! path below, which alone decides those lines and their errors.
 
 use std::borrow::Cow;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::envelope_scan::scan_record;
 use crate::messages::{AirbyteMessage, AirbyteRecordMessage, AirbyteRecordMessageMeta};
 
 /// A line that is not a usable Airbyte message.
@@ -198,6 +206,25 @@ pub fn decode_line(line: &[u8]) -> Result<Decoded<'_>, DecodeError> {
     if line.is_empty() {
         return Ok(Decoded::Blank);
     }
+    if let Some(record) = scan_record(line) {
+        return Ok(Decoded::Record(record));
+    }
+    decode_with_serde(line)
+}
+
+/// [`decode_line`] without the hand-written RECORD scanner: the reference it must agree with,
+/// public for the property tests and benchmarks only.
+#[doc(hidden)]
+pub fn decode_line_serde(line: &[u8]) -> Result<Decoded<'_>, DecodeError> {
+    let line = trim(line);
+    if line.is_empty() {
+        return Ok(Decoded::Blank);
+    }
+    decode_with_serde(line)
+}
+
+/// The serde path for a trimmed, non-blank line.
+fn decode_with_serde(line: &[u8]) -> Result<Decoded<'_>, DecodeError> {
     let envelope: Envelope<'_> = match serde_json::from_slice(line) {
         Ok(e) => e,
         Err(source) => {

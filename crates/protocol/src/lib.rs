@@ -11,10 +11,15 @@
 
 mod decode;
 mod enums;
+mod envelope_scan;
 mod messages;
 
+#[doc(hidden)]
+pub use decode::decode_line_serde;
 pub use decode::{DecodeError, Decoded, RecordRef, decode_line, decode_message, excerpt};
 pub use enums::*;
+#[doc(hidden)]
+pub use envelope_scan::scan_record;
 pub use messages::*;
 
 /// Re-exported so that users of [`RecordRef`] need not depend on serde_json themselves.
