@@ -56,6 +56,6 @@ pub use abrs_connectors as connectors;
 pub use abrs_caches::arrow;
 
 pub use abrs_caches::{
-    CachedDataset, DuckDbCache, LoadOptions, WriteMethod, WriteStrategy, default_cache,
-    new_local_cache,
+    CachedDataset, DuckDbCache, LoadOptions, LoadSummary, LoadTimings, WriteMethod, WriteStrategy,
+    default_cache, new_local_cache,
 };

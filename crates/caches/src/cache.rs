@@ -7,12 +7,11 @@ use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError, Weak};
 use arrow::record_batch::RecordBatch;
 use duckdb::{Config, Connection};
 
+use crate::batch_scan::{BATCH_SCAN, BatchScan};
 use crate::error::{CacheError, DuckdbContext, Result};
 use crate::names::{quote_ident, table_name};
 use crate::types::SqlType;
 
-/// The table function name under which Arrow batches are scanned during loads.
-pub(crate) const ARROW_SCAN: &str = "abrs_arrow_scan";
 /// DuckDB's `memory_limit` for cache files opened by this library, unless
 /// [`DuckDbCache::with_memory_limit`] says otherwise.
 ///
@@ -116,8 +115,8 @@ fn open_instance(path: &Path, memory_limit: Option<&str>) -> Result<Arc<Instance
         ),
         source,
     })?;
-    conn.register_table_function::<duckdb::vtab::arrow::ArrowVTab>(ARROW_SCAN)
-        .ctx(|| "registering the Arrow scan function".into())?;
+    conn.register_table_function::<BatchScan>(BATCH_SCAN)
+        .ctx(|| "registering the batch scan function".into())?;
     let json_available = conn.execute_batch("SELECT NULL::JSON").is_ok();
     if !json_available {
         tracing::debug!("DuckDB JSON type unavailable; JSON columns are stored as VARCHAR");

@@ -25,6 +25,7 @@
 //! # Ok(()) }
 //! ```
 
+mod batch_scan;
 mod cache;
 mod columns;
 pub mod dataset;
@@ -33,6 +34,8 @@ pub mod loader;
 pub mod names;
 pub mod records;
 pub mod state;
+pub mod timing;
+pub use timing::LoadTimings;
 pub mod types;
 mod worker;
 

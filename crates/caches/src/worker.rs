@@ -12,16 +12,18 @@
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use arrow::record_batch::RecordBatch;
 use duckdb::Connection;
-use duckdb::vtab::arrow::ArrowBatchRegistration;
 
 use abrs_protocol::AirbyteStateMessage;
 
+use crate::batch_scan::BatchRegistration;
 use crate::cache::lock;
 use crate::error::{CacheError, DuckdbContext, Result};
 use crate::state::write_state;
+use crate::timing::thread_cpu_time;
 
 /// One step of a load.
 pub(crate) enum Op {
@@ -34,6 +36,8 @@ pub(crate) enum Op {
         distinct_keys: bool,
         /// Merge: the range of the batch's first key column, when known.
         key_range: Option<(i64, i64)>,
+        /// Merge: no row of the table can have the batch's keys (no DELETE needed).
+        skip_delete: bool,
     },
     /// Run one SQL script inside the open transaction (`what` describes it for errors).
     Execute { sql: String, what: String },
@@ -76,11 +80,22 @@ pub(crate) struct MergeSql {
     pub(crate) insert_dedup: String,
 }
 
+/// What the worker measured (see [`crate::timing::LoadTimings`]).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct WorkerTimes {
+    pub(crate) insert: Duration,
+    pub(crate) commit: Duration,
+    pub(crate) cpu: Option<Duration>,
+}
+
 /// The handle the writer keeps.
 pub(crate) struct Worker {
     tx: Option<SyncSender<Op>>,
     handle: Option<JoinHandle<()>>,
     error: Arc<Mutex<Option<CacheError>>>,
+    times: Arc<Mutex<WorkerTimes>>,
+    /// Time `send` waited because the queue was full.
+    pub(crate) waited: Duration,
 }
 
 impl Worker {
@@ -90,14 +105,22 @@ impl Worker {
         conn: Connection,
         ctx: WorkerContext,
         restore_threads: Option<i64>,
+        queue_batches: usize,
     ) -> Result<Self> {
-        let (tx, rx) = sync_channel::<Op>(2);
+        let (tx, rx) = sync_channel::<Op>(queue_batches.max(1));
         let error = Arc::new(Mutex::new(None));
         let slot = error.clone();
+        let times = Arc::new(Mutex::new(WorkerTimes::default()));
+        let times_slot = times.clone();
         let handle = std::thread::Builder::new()
             .name("abrs-cache-writer".into())
             .spawn(move || {
-                run(&conn, &ctx, rx, slot);
+                let cpu_start = thread_cpu_time();
+                let measured = run(&conn, &ctx, rx, slot);
+                let cpu = thread_cpu_time()
+                    .zip(cpu_start)
+                    .map(|(end, start)| end.saturating_sub(start));
+                *lock(&times_slot) = WorkerTimes { cpu, ..measured };
                 if let Some(n) = restore_threads {
                     // The load set DuckDB's threads for itself; queries get theirs back.
                     let _ = conn.execute_batch(&format!("SET threads = {n}"));
@@ -112,6 +135,8 @@ impl Worker {
             tx: Some(tx),
             handle: Some(handle),
             error,
+            times,
+            waited: Duration::ZERO,
         })
     }
 
@@ -120,21 +145,34 @@ impl Worker {
         lock(&self.error).take()
     }
 
-    /// Queues an operation (blocks while the worker is two operations behind).
-    pub(crate) fn send(&self, op: Op) -> Result<()> {
+    /// Queues an operation (blocks while the queue is full, counting the time waited).
+    pub(crate) fn send(&mut self, op: Op) -> Result<()> {
         if let Some(e) = self.take_error() {
             return Err(e);
         }
-        let sent = self
-            .tx
-            .as_ref()
-            .map(|tx| tx.send(op).is_ok())
-            .unwrap_or(false);
+        let Some(tx) = self.tx.as_ref() else {
+            return Err(self.take_error().unwrap_or(CacheError::WriterPoisoned));
+        };
+        let sent = match tx.try_send(op) {
+            Ok(()) => true,
+            Err(std::sync::mpsc::TrySendError::Full(op)) => {
+                let started = Instant::now();
+                let sent = tx.send(op).is_ok();
+                self.waited += started.elapsed();
+                sent
+            }
+            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => false,
+        };
         if sent {
             return Ok(());
         }
         // The worker stopped; it kept the reason before it dropped the queue.
         Err(self.take_error().unwrap_or(CacheError::WriterPoisoned))
+    }
+
+    /// What the worker measured (complete once [`Worker::close`] returned).
+    pub(crate) fn times(&self) -> WorkerTimes {
+        lock(&self.times).clone()
     }
 
     /// Closes the queue, waits until every queued operation is applied (a transaction still
@@ -164,15 +202,24 @@ fn run(
     ctx: &WorkerContext,
     rx: Receiver<Op>,
     error: Arc<Mutex<Option<CacheError>>>,
-) {
+) -> WorkerTimes {
+    let mut times = WorkerTimes::default();
     let mut in_transaction = true;
     while let Ok(op) = rx.recv() {
-        if let Err(e) = apply(conn, ctx, op, &mut in_transaction) {
+        let started = Instant::now();
+        let is_commit = matches!(op, Op::Commit { .. });
+        let applied = apply(conn, ctx, op, &mut in_transaction);
+        if is_commit {
+            times.commit += started.elapsed();
+        } else {
+            times.insert += started.elapsed();
+        }
+        if let Err(e) = applied {
             if in_transaction {
                 let _ = conn.execute_batch("ROLLBACK");
             }
             *lock(&error) = Some(e);
-            return;
+            return times;
         }
     }
     // The writer went away without finishing (or finished with no transaction open): keep
@@ -180,6 +227,7 @@ fn run(
     if in_transaction {
         let _ = conn.execute_batch("ROLLBACK");
     }
+    times
 }
 
 fn apply(conn: &Connection, ctx: &WorkerContext, op: Op, in_transaction: &mut bool) -> Result<()> {
@@ -190,14 +238,20 @@ fn apply(conn: &Connection, ctx: &WorkerContext, op: Op, in_transaction: &mut bo
             batch,
             distinct_keys,
             key_range,
+            skip_delete,
         } => {
             let Some(s) = ctx.inserts.get(stream) else {
                 return Err(CacheError::WriterPoisoned);
             };
             let target = &s.target;
             let mut insert = &s.insert;
-            if let Some(merge) = &s.merge {
-                let registration = ArrowBatchRegistration::new(batch.clone());
+            let registration = BatchRegistration::new(batch);
+            if let Some(merge) = &s.merge
+                && !distinct_keys
+            {
+                insert = &merge.insert_dedup;
+            }
+            if let Some(merge) = s.merge.as_ref().filter(|_| !skip_delete) {
                 let deleted = match key_range {
                     Some((min, max)) => conn
                         .prepare_cached(&merge.delete_in_range)
@@ -208,11 +262,7 @@ fn apply(conn: &Connection, ctx: &WorkerContext, op: Op, in_transaction: &mut bo
                 };
                 deleted
                     .ctx(|| format!("deleting the rows {rows} merged rows replace in {target}"))?;
-                if !distinct_keys {
-                    insert = &merge.insert_dedup;
-                }
             }
-            let registration = ArrowBatchRegistration::new(batch);
             let mut stmt = conn
                 .prepare_cached(insert)
                 .ctx(|| format!("preparing the insert into {target}"))?;

@@ -128,6 +128,99 @@ fn column_types_follow_the_schema() {
     assert_eq!(rows[0]["ts"], json!("2024-01-02T02:04:05.500000+00:00"));
 }
 
+/// Object, array and untyped-union columns are DuckDB JSON and hold the record's JSON text as
+/// it arrived (whitespace and all), queryable with DuckDB's JSON operators; `_airbyte_meta` too.
+#[test]
+fn json_columns_hold_valid_json() {
+    let (_d, cache) = temp_cache();
+    let schema = json!({"type": "object", "properties": {
+        "id": {"type": "integer"}, "o": {"type": "object"}, "a": {"type": "array"},
+        "u": {"type": ["null", "string", "object"]}
+    }});
+    let cat = catalog(vec![stream("docs", schema, &[], None)]);
+    let lines = vec![
+        r#"{"type":"RECORD","record":{"stream":"docs","emitted_at":1,"data":{"id":1,"o":{ "k" : [1, {"x":"\u00e9\n"}] },"a":[ ],"u":"plain"}}}"#.to_string(),
+        r#"{"type":"RECORD","record":{"stream":"docs","emitted_at":2,"data":{"id":2,"o":null,"a":[1,"2",null],"u":{"k":true}}}}"#.to_string(),
+    ];
+    load(&cache, &cat, WriteStrategy::Append, &lines);
+    let types: Vec<String> = strings(
+        &cache,
+        "SELECT data_type FROM duckdb_columns() WHERE table_name='docs' AND column_name IN ('o','a','u','_airbyte_meta') ORDER BY column_index",
+    )
+    .into_iter()
+    .flatten()
+    .collect();
+    assert_eq!(types, vec!["JSON", "JSON", "JSON", "JSON"]);
+    assert_eq!(
+        scalar_i64(
+            &cache,
+            "SELECT count(*) FROM docs WHERE json_valid(a) AND json_valid(u) AND json_valid(_airbyte_meta) \
+             AND (o IS NULL OR json_valid(o))"
+        ),
+        2
+    );
+    assert_eq!(
+        strings(&cache, "SELECT o->'k'->1->>'x' FROM docs WHERE id = 1")[0].as_deref(),
+        Some("\u{e9}\n")
+    );
+    assert_eq!(
+        strings(
+            &cache,
+            "SELECT json_array_length(a)::VARCHAR || ' ' || (u->>'k') FROM docs WHERE id = 2"
+        )[0]
+        .as_deref(),
+        Some("3 true")
+    );
+    assert_eq!(
+        strings(&cache, "SELECT o::VARCHAR FROM docs WHERE id = 1")[0].as_deref(),
+        Some(r#"{ "k" : [1, {"x":"\u00e9\n"}] }"#)
+    );
+}
+
+/// Merge batches (7 rows each here) whose keys lie outside every key the table holds skip
+/// their DELETE; batches that overlap rows from before the sync, or rows of earlier batches of
+/// the same sync, still replace them.
+#[test]
+fn merge_replaces_rows_whichever_batch_holds_them() {
+    let (_d, cache) = temp_cache();
+    let cat = catalog(vec![stream("users", users_schema(), &["id"], None)]);
+    let named = |ids: std::ops::Range<i64>, name: &str| -> Vec<String> {
+        ids.map(|i| record_line("users", json!({"id": i, "name": name})))
+            .collect()
+    };
+    load(
+        &cache,
+        &cat,
+        WriteStrategy::Merge,
+        &named(100..110, "before"),
+    );
+    let mut sync = named(200..230, "high");
+    sync.extend(named(0..20, "low"));
+    sync.extend(named(105..108, "over-before"));
+    sync.extend(named(205..208, "over-high"));
+    sync.extend(named(15..16, "over-low"));
+    sync.extend(named(300..301, "last"));
+    load(&cache, &cat, WriteStrategy::Merge, &sync);
+    assert_eq!(scalar_i64(&cache, "SELECT count(*) FROM users"), 61);
+    assert_eq!(
+        scalar_i64(&cache, "SELECT count(DISTINCT id) FROM users"),
+        61
+    );
+    let names = |sql: &str| -> Vec<String> { strings(&cache, sql).into_iter().flatten().collect() };
+    assert_eq!(
+        names("SELECT name FROM users WHERE id IN (104, 105, 107, 108) ORDER BY id"),
+        vec!["before", "over-before", "over-before", "before"]
+    );
+    assert_eq!(
+        names("SELECT name FROM users WHERE id IN (204, 205, 207, 208) ORDER BY id"),
+        vec!["high", "over-high", "over-high", "high"]
+    );
+    assert_eq!(
+        names("SELECT name FROM users WHERE id IN (14, 15, 16) ORDER BY id"),
+        vec!["low", "over-low", "low"]
+    );
+}
+
 #[test]
 fn merge_counts_like_pyairbyte() {
     let (_d, cache) = temp_cache();
