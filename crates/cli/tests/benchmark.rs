@@ -45,6 +45,29 @@ fn benchmark_into_a_temporary_duckdb_file() {
     assert!(v["bytes"].as_u64().unwrap() > 2000 * 300);
     assert!(v["states"].as_u64().unwrap() >= 1);
     assert!(v["peak_rss_mb"].as_f64().unwrap() > 0.0);
+    // Per-phase times from the loader: both threads did work, and DuckDB's inserts plus the
+    // parser's CPU are what the read consisted of.
+    let phases = &v["phases"];
+    for key in [
+        "setup_seconds",
+        "connector_seconds",
+        "finish_seconds",
+        "parse_cpu_seconds",
+        "waited_for_database_seconds",
+        "insert_seconds",
+        "commit_seconds",
+        "database_cpu_seconds",
+    ] {
+        assert!(
+            phases[key].as_f64().is_some_and(|s| s >= 0.0),
+            "{key}: {phases}"
+        );
+    }
+    assert!(
+        phases["parse_cpu_seconds"].as_f64().unwrap() > 0.0,
+        "{phases}"
+    );
+    assert!(phases["insert_seconds"].as_f64().unwrap() > 0.0, "{phases}");
     // The temporary cache is gone afterwards.
     let cache = v["cache"].as_str().unwrap();
     assert!(
@@ -81,6 +104,8 @@ fn benchmark_into_a_given_cache_keeps_it_and_reports_on_stderr() {
     assert!(err.contains("records/s"), "{err}");
     assert!(err.contains("2,500"), "{err}");
     assert!(err.contains("peak memory"), "{err}");
+    assert!(err.contains("parse ") && err.contains("waited"), "{err}");
+    assert!(err.contains("load ") && err.contains("inserts"), "{err}");
     // The human report goes to stderr only.
     assert!(out.stdout.is_empty());
     // Read back with abrs query.

@@ -124,6 +124,8 @@ struct Measurement {
     connector: Duration,
     /// After the connector's EOF: final flush, merge and commit (cache only).
     finish: Option<Duration>,
+    /// The cache loader's own measurements (cache only).
+    load: Option<ab::LoadTimings>,
 }
 
 impl Measurement {
@@ -159,8 +161,13 @@ impl Measurement {
                 "setup_seconds": round3(self.setup.as_secs_f64()),
                 "connector_seconds": round3(self.connector.as_secs_f64()),
                 "finish_seconds": self.finish.map(|d| round3(d.as_secs_f64())),
+                "parse_cpu_seconds": self.load.as_ref().and_then(|l| l.parse_cpu).map(secs),
+                "waited_for_database_seconds":
+                    self.load.as_ref().map(|l| secs(l.waited_for_database)),
+                "insert_seconds": self.load.as_ref().map(|l| secs(l.insert)),
+                "commit_seconds": self.load.as_ref().map(|l| secs(l.commit)),
+                "database_cpu_seconds": self.load.as_ref().and_then(|l| l.database_cpu).map(secs),
             },
-            "phase_note": self.finish.map(|_| PHASE_NOTE),
             "peak_rss_mb": memory.own_kib.map(kib_to_mb),
             "connector_peak_rss_mb": memory.children_kib.map(kib_to_mb),
         })
@@ -236,15 +243,30 @@ impl Measurement {
                 self.unparsable_lines
             );
         }
-        if self.finish.is_some() {
-            eprintln!("  note         {PHASE_NOTE}");
+        if let Some(load) = &self.load {
+            let cpu = |d: Option<Duration>| {
+                d.map_or("unknown".into(), |d| format!("{:.2} s", d.as_secs_f64()))
+            };
+            eprintln!(
+                "  parse        {} CPU (decode, parse into columns, Arrow batches), waited {:.2} s \
+                 for the database",
+                cpu(load.parse_cpu),
+                load.waited_for_database.as_secs_f64()
+            );
+            eprintln!(
+                "  load         inserts {:.2} s, commits {:.2} s, {} CPU (database thread; runs \
+                 alongside parsing)",
+                load.insert.as_secs_f64(),
+                load.commit.as_secs_f64(),
+                cpu(load.database_cpu)
+            );
         }
     }
 }
 
-const PHASE_NOTE: &str = "the cache loader reports no per-phase timings: decoding, parsing into \
-                          columns and DuckDB inserts overlap while the connector runs, so only \
-                          set-up, connector and final-commit times are shown";
+fn secs(d: Duration) -> f64 {
+    round3(d.as_secs_f64())
+}
 
 /// Peak resident memory, in KiB: this process's, and the connector's (sampled).
 struct Memory {
@@ -559,6 +581,7 @@ fn read_to_cache(
         setup: total.saturating_sub(read),
         connector: run.elapsed.min(read),
         finish: Some(read.saturating_sub(run.elapsed)),
+        load: Some(load.timings.clone()),
     };
     drop(result);
     drop(temp_dir);
@@ -645,6 +668,7 @@ fn read_to_null(source: &ab::Source, started: Instant) -> Result<Measurement> {
         setup: total.saturating_sub(read),
         connector: run.elapsed,
         finish: None,
+        load: None,
     })
 }
 
