@@ -428,6 +428,16 @@ impl<'a> Scanner<'a> {
         self.text.get(start..self.i)
     }
 
+    /// `null`, or a value read by `read`, at the cursor.
+    fn nullable<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>> {
+        if self.peek() == b'n' {
+            self.i = literal(self.b, self.i, b"null")?;
+            Some(None)
+        } else {
+            read(self).map(Some)
+        }
+    }
+
     /// The `record` object at the cursor.
     fn record(&mut self) -> Option<RecordRef<'a>> {
         let mut stream = None;
@@ -441,20 +451,10 @@ impl<'a> Scanner<'a> {
             match self.key()? {
                 b"stream" if stream.is_none() => stream = Some(self.plain_string()?),
                 b"namespace" if namespace.is_none() => {
-                    namespace = Some(if self.peek() == b'n' {
-                        self.i = literal(self.b, self.i, b"null")?;
-                        None
-                    } else {
-                        Some(self.plain_string()?)
-                    });
+                    namespace = Some(self.nullable(Self::plain_string)?);
                 }
                 b"emitted_at" if emitted_at.is_none() => {
-                    emitted_at = Some(if self.peek() == b'n' {
-                        self.i = literal(self.b, self.i, b"null")?;
-                        None
-                    } else {
-                        Some(self.integer()?)
-                    });
+                    emitted_at = Some(self.nullable(Self::integer)?);
                 }
                 b"data" if data.is_none() => {
                     if self.peek() != b'{' {
