@@ -246,30 +246,20 @@ fn skip_value(b: &[u8], mut i: usize) -> Option<usize> {
     'value: loop {
         match at(b, i) {
             b'"' => i = skip_string(b, i)?,
-            b'{' => {
+            open @ (b'{' | b'[') => {
+                let object = open == b'{';
                 i = skip_ws(b, i + 1);
-                if at(b, i) == b'}' {
+                if at(b, i) == if object { b'}' } else { b']' } {
                     i += 1;
                 } else {
                     if depth == MAX_DEPTH {
                         return None;
                     }
-                    stack = (stack << 1) | 1;
+                    stack = (stack << 1) | u128::from(object);
                     depth += 1;
-                    i = skip_key(b, i)?;
-                    continue 'value;
-                }
-            }
-            b'[' => {
-                i = skip_ws(b, i + 1);
-                if at(b, i) == b']' {
-                    i += 1;
-                } else {
-                    if depth == MAX_DEPTH {
-                        return None;
+                    if object {
+                        i = skip_key(b, i)?;
                     }
-                    stack <<= 1;
-                    depth += 1;
                     continue 'value;
                 }
             }
