@@ -4,10 +4,10 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder,
-    Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
+    Array, ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, PrimitiveBuilder,
+    StringArray, StringBuilder, Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
 };
-use arrow::datatypes::{DataType, TimeUnit};
+use arrow::datatypes::{ArrowPrimitiveType, DataType, TimeUnit};
 
 use crate::types::{SqlType, parse_date, parse_time_micros, parse_timestamp_micros};
 
@@ -248,19 +248,46 @@ impl ColumnBuffer {
         *self = Self::Text(text);
     }
 
-    /// The array of everything appended so far; the buffer starts over empty.
+    /// The array of everything appended so far; the buffer starts over empty, with room for
+    /// as much again (see [`finish_strings`]).
     pub(crate) fn finish(&mut self) -> ArrayRef {
         match self {
-            Self::Int(b) => Arc::new(b.finish()),
-            Self::Float(b) => Arc::new(b.finish()),
-            Self::Bool(b) => Arc::new(b.finish()),
-            Self::Text(b) | Self::Json(b) => Arc::new(b.finish()),
-            Self::Date(b) => Arc::new(b.finish()),
-            Self::Time(b) => Arc::new(b.finish()),
-            Self::Timestamp(b) => Arc::new(b.finish()),
-            Self::TimestampTz(b) => Arc::new(b.finish()),
+            Self::Int(b) => finish_primitive(b),
+            Self::Float(b) => finish_primitive(b),
+            Self::Bool(b) => {
+                let array = b.finish();
+                *b = BooleanBuilder::with_capacity(array.len());
+                Arc::new(array)
+            }
+            Self::Text(b) | Self::Json(b) => Arc::new(finish_strings(b)),
+            Self::Date(b) => finish_primitive(b),
+            Self::Time(b) => finish_primitive(b),
+            Self::Timestamp(b) | Self::TimestampTz(b) => finish_primitive(b),
         }
     }
+}
+
+/// Finishes a string builder and gives it room for a batch like the one it just built.
+///
+/// Arrow's builders start over with no capacity, so every batch grew its buffers by doubling:
+/// copies on the parser thread, and up to twice the memory for each batch waiting for the
+/// database. Batches of one stream are alike, so the last one's size (plus 1/16) is a close
+/// fit for the next.
+pub(crate) fn finish_strings(builder: &mut StringBuilder) -> StringArray {
+    let array = builder.finish();
+    let bytes = array.value_data().len();
+    *builder = StringBuilder::with_capacity(array.len(), bytes + bytes / 16);
+    array
+}
+
+/// [`finish_strings`] for fixed-width columns (their Arrow type, time zone included, kept).
+pub(crate) fn finish_primitive<T: ArrowPrimitiveType>(
+    builder: &mut PrimitiveBuilder<T>,
+) -> ArrayRef {
+    let array = builder.finish();
+    *builder =
+        PrimitiveBuilder::<T>::with_capacity(array.len()).with_data_type(array.data_type().clone());
+    Arc::new(array)
 }
 
 #[cfg(test)]

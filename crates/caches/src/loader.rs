@@ -45,7 +45,7 @@ use abrs_protocol::{
 
 use crate::batch_scan::{BATCH_SCAN, json_field};
 use crate::cache::{DuckDbCache, Instance, STREAMS_TABLE};
-use crate::columns::{ColumnBuffer, PushError};
+use crate::columns::{ColumnBuffer, PushError, finish_primitive, finish_strings};
 use crate::error::{CacheError, DuckdbContext, Result};
 use crate::names::{ColumnNamer, normalize, quote_ident};
 use crate::state::StateKey;
@@ -192,23 +192,28 @@ pub struct LoadOptions {
     /// keeps one core busy parsing records; with more DuckDB threads than the cores left, its
     /// workers mostly spin waiting for each other (measured: ~15% of the CPU on 2 cores).
     pub duckdb_threads: Option<usize>,
-    /// Batches queued for the database worker before the parser waits for it. Deeper queues
-    /// absorb the pauses in which DuckDB compresses a full row group, at about one batch of
-    /// memory each.
-    pub queue_batches: usize,
+    /// Bytes of Arrow batches queued for the database worker before the parser waits for it
+    /// (a batch larger than this still goes, alone). The queue absorbs the pauses in which
+    /// DuckDB compresses a full row group (122,880 rows at once, a few tenths of a second):
+    /// with too shallow a queue the parser stalls through each of them while the database
+    /// thread waits for batches in between, and one of the two cores idles.
+    pub queue_bytes: usize,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
         Self {
-            batch_rows: 16_384,
+            // Small enough that the queue holds many (see `queue_bytes`).
+            batch_rows: 8_192,
             commit_interval: Duration::from_secs(1),
-            // Two DuckDB row groups (122,880 rows each) and a multiple of `batch_rows`:
+            // Two DuckDB row groups (122,880 rows each) and a multiple of `batch_rows` (30×):
             // commits then leave no partial row groups that the final checkpoint would
             // rewrite (measured: 1 CPU-s less, and a 30% smaller file, for 1M merged records).
             commit_records: 245_760,
             duckdb_threads: Some(1),
-            queue_batches: 2,
+            // About 12 batches of the bench kit's records (~2.3 MB per 8,192 rows): enough to
+            // carry the parser through DuckDB's row-group pauses, and peak RSS stays ~140 MB.
+            queue_bytes: 28 << 20,
         }
     }
 }
@@ -647,7 +652,7 @@ impl DuckDbCache {
                 .ctx(|| "setting DuckDB's threads for the load".into())?;
             restore_threads = Some(current);
         }
-        let worker = Worker::start(conn, context, restore_threads, options.queue_batches)?;
+        let worker = Worker::start(conn, context, restore_threads, options.queue_bytes)?;
         Ok(CacheWriter {
             worker,
             _instance: instance,
@@ -978,11 +983,11 @@ impl StreamLoader {
             return Ok(None);
         }
         let mut arrays: Vec<ArrayRef> = self.buffers.iter_mut().map(ColumnBuffer::finish).collect();
-        arrays.push(Arc::new(self.raw_id.finish()));
-        arrays.push(Arc::new(self.extracted_at.finish()));
-        arrays.push(Arc::new(self.meta.finish()));
+        arrays.push(Arc::new(finish_strings(&mut self.raw_id)));
+        arrays.push(finish_primitive(&mut self.extracted_at));
+        arrays.push(Arc::new(finish_strings(&mut self.meta)));
         if let Some(seq) = &mut self.seq {
-            arrays.push(Arc::new(seq.finish()));
+            arrays.push(finish_primitive(seq));
         }
         let rows = self.rows;
         self.rows = 0;
@@ -1162,7 +1167,9 @@ impl CacheWriter {
                 None
             };
             let skip_delete = merge && loader.key_cover.admit(key_range);
+            let bytes = batch.get_array_memory_size();
             self.worker.send(Op::Insert {
+                bytes,
                 stream: idx,
                 rows,
                 batch,

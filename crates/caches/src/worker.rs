@@ -10,7 +10,7 @@
 //! writer reports it at its next call.
 
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -38,6 +38,8 @@ pub(crate) enum Op {
         key_range: Option<(i64, i64)>,
         /// Merge: no row of the table can have the batch's keys (no DELETE needed).
         skip_delete: bool,
+        /// The batch's memory, counted against the queue's byte budget until it is applied.
+        bytes: usize,
     },
     /// Run one SQL script inside the open transaction (`what` describes it for errors).
     Execute { sql: String, what: String },
@@ -88,9 +90,59 @@ pub(crate) struct WorkerTimes {
     pub(crate) cpu: Option<Duration>,
 }
 
+/// Operations queued at most, whatever their size (batches are also bounded by bytes).
+const QUEUE_OPS: usize = 256;
+
+/// The bytes of batches queued for the worker, bounded: the parser may run ahead of the
+/// database by that much and no more (back-pressure, not buffering).
+struct QueueBudget {
+    limit: usize,
+    /// Bytes queued, and whether the worker has stopped taking batches.
+    state: Mutex<(usize, bool)>,
+    freed: Condvar,
+}
+
+impl QueueBudget {
+    /// Waits until `bytes` more fit (always, when nothing is queued: one batch larger than
+    /// the budget still goes) or the worker stopped; returns how long it waited.
+    fn acquire(&self, bytes: usize) -> Duration {
+        let mut state = lock(&self.state);
+        let mut waited = Duration::ZERO;
+        while !state.1 && state.0 > 0 && state.0 + bytes > self.limit {
+            let started = Instant::now();
+            state = self.freed.wait(state).unwrap_or_else(|e| e.into_inner());
+            waited += started.elapsed();
+        }
+        state.0 += bytes;
+        waited
+    }
+
+    fn release(&self, bytes: usize) {
+        let mut state = lock(&self.state);
+        state.0 = state.0.saturating_sub(bytes);
+        self.freed.notify_all();
+    }
+
+    fn close(&self) {
+        lock(&self.state).1 = true;
+        self.freed.notify_all();
+    }
+}
+
+/// Closes the budget when the worker thread ends, however it ends, so that no sender waits
+/// for room that will never come.
+struct CloseOnDrop(Arc<QueueBudget>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 /// The handle the writer keeps.
 pub(crate) struct Worker {
     tx: Option<SyncSender<Op>>,
+    budget: Arc<QueueBudget>,
     handle: Option<JoinHandle<()>>,
     error: Arc<Mutex<Option<CacheError>>>,
     times: Arc<Mutex<WorkerTimes>>,
@@ -101,13 +153,20 @@ pub(crate) struct Worker {
 impl Worker {
     /// Starts the worker on `conn`, which has a transaction open.
     /// `restore_threads`: DuckDB's `threads` to set back when the load ends.
+    /// `queue_bytes`: how many bytes of batches may wait for the worker.
     pub(crate) fn start(
         conn: Connection,
         ctx: WorkerContext,
         restore_threads: Option<i64>,
-        queue_batches: usize,
+        queue_bytes: usize,
     ) -> Result<Self> {
-        let (tx, rx) = sync_channel::<Op>(queue_batches.max(1));
+        let (tx, rx) = sync_channel::<Op>(QUEUE_OPS);
+        let budget = Arc::new(QueueBudget {
+            limit: queue_bytes,
+            state: Mutex::new((0, false)),
+            freed: Condvar::new(),
+        });
+        let worker_budget = budget.clone();
         let error = Arc::new(Mutex::new(None));
         let slot = error.clone();
         let times = Arc::new(Mutex::new(WorkerTimes::default()));
@@ -115,8 +174,9 @@ impl Worker {
         let handle = std::thread::Builder::new()
             .name("abrs-cache-writer".into())
             .spawn(move || {
+                let _close = CloseOnDrop(worker_budget.clone());
                 let cpu_start = thread_cpu_time();
-                let measured = run(&conn, &ctx, rx, slot);
+                let measured = run(&conn, &ctx, rx, slot, &worker_budget);
                 let cpu = thread_cpu_time()
                     .zip(cpu_start)
                     .map(|(end, start)| end.saturating_sub(start));
@@ -133,6 +193,7 @@ impl Worker {
             })?;
         Ok(Self {
             tx: Some(tx),
+            budget,
             handle: Some(handle),
             error,
             times,
@@ -153,6 +214,9 @@ impl Worker {
         let Some(tx) = self.tx.as_ref() else {
             return Err(self.take_error().unwrap_or(CacheError::WriterPoisoned));
         };
+        if let Op::Insert { bytes, .. } = &op {
+            self.waited += self.budget.acquire(*bytes);
+        }
         let sent = match tx.try_send(op) {
             Ok(()) => true,
             Err(std::sync::mpsc::TrySendError::Full(op)) => {
@@ -202,13 +266,20 @@ fn run(
     ctx: &WorkerContext,
     rx: Receiver<Op>,
     error: Arc<Mutex<Option<CacheError>>>,
+    budget: &QueueBudget,
 ) -> WorkerTimes {
     let mut times = WorkerTimes::default();
     let mut in_transaction = true;
     while let Ok(op) = rx.recv() {
         let started = Instant::now();
         let is_commit = matches!(op, Op::Commit { .. });
+        let bytes = match &op {
+            Op::Insert { bytes, .. } => *bytes,
+            _ => 0,
+        };
         let applied = apply(conn, ctx, op, &mut in_transaction);
+        // The batch was dropped inside `apply`: its memory is free again.
+        budget.release(bytes);
         if is_commit {
             times.commit += started.elapsed();
         } else {
@@ -239,6 +310,7 @@ fn apply(conn: &Connection, ctx: &WorkerContext, op: Op, in_transaction: &mut bo
             distinct_keys,
             key_range,
             skip_delete,
+            bytes: _,
         } => {
             let Some(s) = ctx.inserts.get(stream) else {
                 return Err(CacheError::WriterPoisoned);
