@@ -965,3 +965,42 @@ fn a_queue_smaller_than_one_batch_still_loads_everything() {
         vec![Some("m45".to_string())]
     );
 }
+
+#[test]
+fn raw_ids_are_stored_without_string_compression() {
+    // A storage choice (docs/PERFORMANCE.md): random ids compress poorly at a high CPU cost.
+    // The column stays a plain VARCHAR to every reader; new tables, shadows included, keep it.
+    let (_d, cache) = temp_cache();
+    let cat = catalog(vec![stream("users", users_schema(), &["id"], None)]);
+    let lines: Vec<String> = (0..3000)
+        .map(|i| record_line("users", json!({"id": i, "name": format!("n{i}")})))
+        .collect();
+    for strategy in [WriteStrategy::Merge, WriteStrategy::Replace] {
+        let mut w = cache
+            .begin_load("source-test", &cat, strategy, eager())
+            .unwrap();
+        feed(&mut w, &lines);
+        w.finish().unwrap();
+        cache.execute("CHECKPOINT").unwrap();
+        assert_eq!(
+            strings(
+                &cache,
+                "SELECT DISTINCT compression FROM pragma_storage_info('users') \
+                 WHERE column_name = '_airbyte_raw_id' AND segment_type = 'VARCHAR'"
+            ),
+            vec![Some("Uncompressed".to_string())]
+        );
+        assert_eq!(
+            strings(
+                &cache,
+                "SELECT data_type FROM information_schema.columns \
+                 WHERE table_name = 'users' AND column_name = '_airbyte_raw_id'"
+            ),
+            vec![Some("VARCHAR".to_string())]
+        );
+        assert_eq!(
+            scalar_i64(&cache, "SELECT count(DISTINCT _airbyte_raw_id) FROM users"),
+            3000
+        );
+    }
+}
