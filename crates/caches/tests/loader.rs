@@ -915,8 +915,9 @@ fn text_values_of_every_length_arrive_intact() {
             })
         })
         .collect();
+    // 16-row batches: keys repeat within a batch (deduplicated there) and across batches.
     let opts = LoadOptions {
-        batch_rows: 4,
+        batch_rows: 16,
         ..eager()
     };
     let mut w = cache
