@@ -6,7 +6,7 @@ use std::hint::black_box;
 use abrs_caches::{DuckDbCache, LoadOptions, WriteStrategy};
 use abrs_protocol::{
     AirbyteStream, ConfiguredAirbyteCatalog, ConfiguredAirbyteStream, Decoded, DestinationSyncMode,
-    SyncMode, decode_line,
+    SyncMode, decode_line_with,
 };
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::json;
@@ -70,8 +70,10 @@ fn bench(c: &mut Criterion) {
                 let mut w = cache
                     .begin_load("source-bench", &catalog, strategy, LoadOptions::default())
                     .expect("begin");
+                let mut members = Vec::new();
                 for line in &lines {
-                    if let Ok(Decoded::Record(r)) = decode_line(line.as_bytes()) {
+                    if let Ok(Decoded::Record(r)) = decode_line_with(line.as_bytes(), &mut members)
+                    {
                         w.record(&r).expect("record");
                     }
                 }

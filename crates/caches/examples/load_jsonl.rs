@@ -10,7 +10,7 @@ use std::time::Instant;
 use abrs_caches::{DuckDbCache, LoadOptions, WriteStrategy};
 use abrs_protocol::{
     AirbyteStream, ConfiguredAirbyteCatalog, ConfiguredAirbyteStream, Decoded, DestinationSyncMode,
-    SyncMode, decode_line,
+    SyncMode, decode_line_with,
 };
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -43,12 +43,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         cache.begin_load("source-bench", &catalog, strategy, LoadOptions::default())?;
     let mut reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&args[1])?);
     let mut line = Vec::with_capacity(4096);
+    let mut members = Vec::new();
     loop {
         line.clear();
         if reader.read_until(b'\n', &mut line)? == 0 {
             break;
         }
-        match decode_line(&line) {
+        match decode_line_with(&line, &mut members) {
             Ok(Decoded::Record(r)) => writer.record(&r)?,
             Ok(Decoded::Message(m)) => {
                 if let Some(s) = &m.state {

@@ -9,8 +9,11 @@
 //! # fn run(catalog: abrs_protocol::ConfiguredAirbyteCatalog, lines: Vec<Vec<u8>>) -> abrs_caches::Result<()> {
 //! let cache = DuckDbCache::new("/tmp/cache.duckdb");
 //! let mut writer = cache.begin_load("source-x", &catalog, WriteStrategy::Auto, LoadOptions::default())?;
+//! // The decoder finds the members of each record's `data` as it validates the line, which
+//! // spares the loader a second pass; the buffer is reused from line to line.
+//! let mut members = Vec::new();
 //! for line in &lines {
-//!     match abrs_protocol::decode_line(line) {
+//!     match abrs_protocol::decode_line_with(line, &mut members) {
 //!         Ok(abrs_protocol::Decoded::Record(r)) => writer.record(&r)?,
 //!         Ok(abrs_protocol::Decoded::Message(m)) => {
 //!             if let Some(state) = &m.state {
@@ -34,6 +37,7 @@ pub mod loader;
 pub mod names;
 pub mod records;
 pub mod state;
+mod text_storage;
 pub mod timing;
 pub use timing::LoadTimings;
 pub mod types;

@@ -40,7 +40,7 @@ use serde_json::value::RawValue;
 
 use abrs_protocol::{
     AirbyteStateMessage, ConfiguredAirbyteCatalog, ConfiguredAirbyteStream, DestinationSyncMode,
-    RecordRef, StateType,
+    MemberSpan, RecordRef, StateType,
 };
 
 use crate::batch_scan::{BATCH_SCAN, json_field};
@@ -49,6 +49,7 @@ use crate::columns::{ColumnBuffer, PushError, finish_primitive, finish_strings};
 use crate::error::{CacheError, DuckdbContext, Result};
 use crate::names::{ColumnNamer, normalize, quote_ident};
 use crate::state::StateKey;
+use crate::text_storage;
 use crate::timing::{LoadTimings, thread_cpu_time};
 use crate::types::SqlType;
 use crate::worker::{MergeSql, Op, StreamSql, Worker, WorkerContext};
@@ -424,6 +425,33 @@ fn scan_object(data: &str, keys: &mut KeyIndex, spans: &mut [Option<Span>]) -> b
     }
 }
 
+/// [`scan_object`]'s work already done by the line decoder: the columns' values from the
+/// members it found while validating the line ([`RecordRef::members`]). `false` if a span does
+/// not lie in `data` (a hand-made `RecordRef`), for the serde path to decide.
+fn spans_from_members(
+    data: &str,
+    members: &[MemberSpan],
+    keys: &mut KeyIndex,
+    spans: &mut [Option<Span>],
+) -> bool {
+    for (pos, m) in members.iter().enumerate() {
+        let Some(key) = data.get(m.key_start as usize..m.key_end as usize) else {
+            return false;
+        };
+        if let Some(col) = keys.lookup(pos, key) {
+            if m.value_end <= m.value_start || m.value_end as usize > data.len() {
+                return false;
+            }
+            // Last occurrence wins for duplicate keys, as in Python's json.
+            spans[col] = Some(Span {
+                start: m.value_start,
+                len: m.value_end - m.value_start,
+            });
+        }
+    }
+    true
+}
+
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
     while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(i) {
         i += 1;
@@ -569,6 +597,9 @@ struct StreamLoader {
     rows: usize,
     records: u64,
     nulled: u64,
+    /// The load created the target table and nothing is in it yet: its text columns' storage
+    /// may still be chosen from the first batch (`text_storage`).
+    fresh_table: bool,
 }
 
 /// Writes a connector's messages into a cache. Made by [`DuckDbCache::begin_load`].
@@ -599,6 +630,10 @@ pub struct CacheWriter {
     poisoned: bool,
     /// The caller thread's CPU time when the load began.
     cpu_start: Option<Duration>,
+    /// DuckDB's JSON type exists in this build.
+    json: bool,
+    /// The database stores text with ZSTD (`text_storage`).
+    zstd_text: bool,
 }
 
 impl DuckDbCache {
@@ -641,6 +676,7 @@ impl DuckDbCache {
         }
         conn.execute_batch("COMMIT; BEGIN TRANSACTION")
             .ctx(|| "committing the tables of the load".into())?;
+        let zstd_text = text_storage::zstd_available(&conn);
         let context = WorkerContext {
             schema_name: self.schema_name().to_string(),
             table_prefix: self.table_prefix().to_string(),
@@ -688,6 +724,8 @@ impl DuckDbCache {
             changes: Vec::new(),
             poisoned: false,
             cpu_start: thread_cpu_time(),
+            json,
+            zstd_text,
         })
     }
 
@@ -732,6 +770,7 @@ impl DuckDbCache {
 
         let exists = DuckDbCache::table_exists(conn, self.schema_name(), &table)?;
         let mut columns: Vec<LoadColumn> = Vec::new();
+        let mut fresh_table = false;
         let all_declared = declared
             .iter()
             .map(|(_, c, t)| (c.as_str(), t.clone()))
@@ -744,16 +783,7 @@ impl DuckDbCache {
             };
             let mut ddl = Vec::new();
             for (col, ty) in all_declared {
-                // Raw ids are random: DuckDB's string compression (dictionary analysis, FSST)
-                // shrinks them only 2.4× at a cost of ~15% of a load's database CPU. Stored
-                // plainly, the cache file is ~35% larger and still ~30% smaller than
-                // PyAirbyte's (docs/PERFORMANCE.md).
-                let storage = if col == RAW_ID_COLUMN {
-                    " USING COMPRESSION uncompressed"
-                } else {
-                    ""
-                };
-                ddl.push(format!("{} {}{storage}", quote_ident(col), ty.ddl(json)));
+                ddl.push(column_ddl(col, &ty, json, false));
                 columns.push(LoadColumn {
                     name: col.to_string(),
                     ty,
@@ -761,6 +791,7 @@ impl DuckDbCache {
             }
             conn.execute_batch(&format!("CREATE TABLE {target} ({})", ddl.join(", ")))
                 .ctx(|| ctx("creating"))?;
+            fresh_table = true;
         } else {
             let existing: HashMap<String, SqlType> =
                 DuckDbCache::table_columns(conn, self.schema_name(), &table)?
@@ -995,8 +1026,24 @@ impl DuckDbCache {
             rows: 0,
             records: 0,
             nulled: 0,
+            fresh_table,
         })
     }
+}
+
+/// A column's definition in `CREATE TABLE`.
+fn column_ddl(name: &str, ty: &SqlType, json: bool, zstd: bool) -> String {
+    // Raw ids are random: DuckDB's string compression (dictionary analysis, FSST) shrinks them
+    // only 2.4× at a cost of ~15% of a load's database CPU. Stored plainly, the cache file is
+    // ~35% larger and still ~30% smaller than PyAirbyte's (docs/PERFORMANCE.md).
+    let storage = if name == RAW_ID_COLUMN {
+        " USING COMPRESSION uncompressed"
+    } else if zstd {
+        " USING COMPRESSION zstd"
+    } else {
+        ""
+    };
+    format!("{} {}{storage}", quote_ident(name), ty.ddl(json))
 }
 
 impl StreamLoader {
@@ -1021,6 +1068,37 @@ impl StreamLoader {
             }
         })?;
         Ok(Some((rows, batch)))
+    }
+
+    /// The SQL that re-creates the (still empty) target table with ZSTD for the text columns
+    /// that `batch`, its first, shows to be long and nearly unique; `None` when there is none.
+    fn recreate_for_text(&self, batch: &RecordBatch, json: bool) -> Option<String> {
+        use arrow::array::AsArray;
+        let n_data = self.buffers.len();
+        let mut any = false;
+        let ddl: Vec<String> = self
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let zstd = i < n_data
+                    && matches!(c.ty, SqlType::Varchar | SqlType::Json)
+                    && batch
+                        .columns()
+                        .get(i)
+                        .and_then(|a| a.as_string_opt::<i32>())
+                        .is_some_and(text_storage::prefers_zstd);
+                any |= zstd;
+                column_ddl(&c.name, &c.ty, json, zstd)
+            })
+            .collect();
+        any.then(|| {
+            format!(
+                "DROP TABLE {t}; CREATE TABLE {t} ({})",
+                ddl.join(", "),
+                t = self.target
+            )
+        })
     }
 }
 
@@ -1064,7 +1142,11 @@ impl CacheWriter {
         let data = record.data.get();
         let loader = &mut self.streams[idx];
         loader.spans.iter_mut().for_each(|s| *s = None);
-        if !scan_object(data, &mut loader.keys, &mut loader.spans) {
+        let found = match record.members {
+            Some(members) => spans_from_members(data, members, &mut loader.keys, &mut loader.spans),
+            None => scan_object(data, &mut loader.keys, &mut loader.spans),
+        };
+        if !found {
             loader.spans.iter_mut().for_each(|s| *s = None);
             let visitor = DataVisitor {
                 keys: &mut loader.keys,
@@ -1182,6 +1264,13 @@ impl CacheWriter {
     fn flush(&mut self, idx: usize) -> Result<()> {
         let loader = &mut self.streams[idx];
         if let Some((rows, batch)) = loader.take_batch()? {
+            if std::mem::take(&mut loader.fresh_table)
+                && self.zstd_text
+                && let Some(sql) = loader.recreate_for_text(&batch, self.json)
+            {
+                let what = format!("choosing the text storage of {}", loader.target);
+                self.worker.send(Op::Execute { sql, what })?;
+            }
             let merge = loader.merge_sql.is_some();
             let distinct_keys = merge && keys_distinct(&batch, &loader.pk_idx);
             let key_range = if merge {
@@ -1461,11 +1550,43 @@ mod tests {
         }
     }
 
-    /// The values (as text) each column gets, by the fast scan or, when it declines, by serde.
-    fn spans_of(data: &str, fast: bool) -> Option<Vec<Option<String>>> {
+    #[derive(Clone, Copy)]
+    enum Walk {
+        /// The line decoder's members of `data` (`decode_line_with`).
+        Members,
+        /// The loader's own fast scan.
+        Scan,
+        /// serde, which decides whatever the others decline.
+        Serde,
+    }
+
+    /// The values (as text) each column gets by one way of walking `data`; `None` when that
+    /// way declines.
+    fn spans_of(data: &str, walk: Walk) -> Option<Vec<Option<String>>> {
         let mut keys = key_index(&["a", "b", "c"]);
         let mut spans = vec![None; 3];
-        if fast {
+        if let Walk::Members = walk {
+            let line = format!(r#"{{"type":"RECORD","record":{{"stream":"s","data":{data}}}}}"#);
+            let mut members = Vec::new();
+            let Ok(abrs_protocol::Decoded::Record(r)) =
+                abrs_protocol::decode_line_with(line.as_bytes(), &mut members)
+            else {
+                return None;
+            };
+            let data = r.data.get();
+            if !spans_from_members(data, r.members?, &mut keys, &mut spans) {
+                return None;
+            }
+            return Some(
+                spans
+                    .iter()
+                    .map(|s| {
+                        s.map(|s| data[s.start as usize..(s.start + s.len) as usize].to_string())
+                    })
+                    .collect(),
+            );
+        }
+        if let Walk::Scan = walk {
             if !scan_object(data, &mut keys, &mut spans) {
                 return None;
             }
@@ -1513,7 +1634,7 @@ mod tests {
     }
 
     #[test]
-    fn fast_scan_matches_the_serde_walk() {
+    fn fast_walks_match_the_serde_walk() {
         for data in [
             r#"{"a":1,"b":"x","c":null}"#,
             r#" { "a" : -1.5e3 , "b" : "q\"}]" , "z": {"a":[1,{"b":"]"}]}, "c": [ ] } "#,
@@ -1521,11 +1642,14 @@ mod tests {
             r#"{}"#,
             r#"{"b":"ünï\u00e9","zz":[[],[{}]],"c":"a,b}"}"#,
         ] {
-            assert_eq!(spans_of(data, true), spans_of(data, false), "{data}");
+            let serde = spans_of(data, Walk::Serde);
+            assert_eq!(spans_of(data, Walk::Scan), serde, "{data}");
+            assert_eq!(spans_of(data, Walk::Members), serde, "{data}");
         }
         // Declined (the serde path handles them): not an object, a key with escapes.
         for data in [r#"[1,2]"#, r#""a""#, r#"{"\u0061":1}"#] {
-            assert_eq!(spans_of(data, true), None, "{data}");
+            assert_eq!(spans_of(data, Walk::Scan), None, "{data}");
+            assert_eq!(spans_of(data, Walk::Members), None, "{data}");
         }
     }
 }

@@ -10,8 +10,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use abrs_protocol::{
-    AirbyteErrorTraceMessage, AirbyteMessage, Decoded, MessageType, OrchestratorType, TraceType,
-    decode_line,
+    AirbyteErrorTraceMessage, AirbyteMessage, Decoded, MemberSpan, MessageType, OrchestratorType,
+    TraceType, decode_line_with,
 };
 use crossbeam_channel::{Receiver, Sender, bounded};
 
@@ -552,6 +552,8 @@ impl ConnectorProcess {
         E: From<ConnectorError>,
         F: FnMut(Decoded<'_>) -> Result<Flow, E>,
     {
+        // The members of each record's `data`, found by the decoder (reused across lines).
+        let mut members = Vec::new();
         while let Some(chunk) = self.next_chunk() {
             let chunk = match chunk {
                 Ok(c) => c,
@@ -562,7 +564,7 @@ impl ConnectorProcess {
             };
             let mut stop = false;
             for line in lines(&chunk) {
-                let Some(decoded) = self.handle_line(line) else {
+                let Some(decoded) = self.handle_line(line, &mut members) else {
                     continue;
                 };
                 match f(decoded) {
@@ -596,6 +598,7 @@ impl ConnectorProcess {
             chunk: Vec::new(),
             pos: 0,
             done: false,
+            members: Vec::new(),
         }
     }
 
@@ -627,8 +630,12 @@ impl ConnectorProcess {
     }
 
     /// Decodes one line; `None` when it is not for the consumer (blank, LOG, unparsable).
-    fn handle_line<'a>(&mut self, line: &'a [u8]) -> Option<Decoded<'a>> {
-        match decode_line(line) {
+    fn handle_line<'a>(
+        &mut self,
+        line: &'a [u8],
+        members: &'a mut Vec<MemberSpan>,
+    ) -> Option<Decoded<'a>> {
+        match decode_line_with(line, members) {
             Ok(Decoded::Blank) => None,
             Ok(Decoded::Record(r)) => {
                 self.records += 1;
@@ -865,6 +872,8 @@ pub struct MessageIter {
     chunk: Vec<u8>,
     pos: usize,
     done: bool,
+    /// The decoder's buffer for the members of records' `data` (unused here, kept to reuse it).
+    members: Vec<MemberSpan>,
 }
 
 impl MessageIter {
@@ -917,7 +926,7 @@ impl Iterator for MessageIter {
             let len = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
             let line = &self.chunk[self.pos..self.pos + len];
             self.pos += len + 1;
-            let owned = match self.process.handle_line(line) {
+            let owned = match self.process.handle_line(line, &mut self.members) {
                 None | Some(Decoded::Blank) => continue,
                 Some(Decoded::Message(m)) => Ok(*m),
                 Some(Decoded::Record(r)) => r.to_owned_message().map(AirbyteMessage::record),

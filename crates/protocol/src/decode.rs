@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::envelope_scan::scan_record;
+use crate::envelope_scan::{scan_record, scan_record_with};
 use crate::messages::{AirbyteMessage, AirbyteRecordMessage, AirbyteRecordMessageMeta};
 
 /// A line that is not a usable Airbyte message.
@@ -77,6 +77,32 @@ pub struct RecordRef<'a> {
     pub data: &'a RawValue,
     /// The record's `meta`, unparsed, when present.
     pub meta: Option<&'a RawValue>,
+    /// Where each top-level member of `data` lies, in order, when the decoder found them while
+    /// validating the line ([`decode_line_with`]); `None` otherwise, and whenever a key of `data`
+    /// has escapes. Consumers that look values up by key use it to skip a second pass over
+    /// `data`; when it is `Some`, it describes `data` exactly.
+    pub members: Option<&'a [MemberSpan]>,
+}
+
+/// One top-level member of a record's `data`: byte ranges, relative to the start of `data`'s
+/// text, of its key (inside the quotes, without escapes) and of its value.
+///
+/// ```
+/// use abrs_protocol::{decode_line_with, Decoded};
+/// let line = br#"{"type":"RECORD","record":{"stream":"s","data":{"id": 7},"emitted_at":5}}"#;
+/// let mut members = Vec::new();
+/// let Ok(Decoded::Record(r)) = decode_line_with(line, &mut members) else { panic!() };
+/// let m = r.members.unwrap()[0];
+/// let data = r.data.get();
+/// assert_eq!(&data[m.key_start as usize..m.key_end as usize], "id");
+/// assert_eq!(&data[m.value_start as usize..m.value_end as usize], "7");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemberSpan {
+    pub key_start: u32,
+    pub key_end: u32,
+    pub value_start: u32,
+    pub value_end: u32,
 }
 
 impl RecordRef<'_> {
@@ -212,6 +238,23 @@ pub fn decode_line(line: &[u8]) -> Result<Decoded<'_>, DecodeError> {
     decode_with_serde(line)
 }
 
+/// [`decode_line`], and for a RECORD the top-level members of its `data`
+/// ([`RecordRef::members`]), found in the same pass that validates the line. `members` is a
+/// buffer the caller keeps between lines, so that the common case allocates nothing.
+pub fn decode_line_with<'a>(
+    line: &'a [u8],
+    members: &'a mut Vec<MemberSpan>,
+) -> Result<Decoded<'a>, DecodeError> {
+    let line = trim(line);
+    if line.is_empty() {
+        return Ok(Decoded::Blank);
+    }
+    if let Some(record) = scan_record_with(line, members) {
+        return Ok(Decoded::Record(record));
+    }
+    decode_with_serde(line)
+}
+
 /// [`decode_line`] without the hand-written RECORD scanner: the reference it must agree with,
 /// public for the property tests and benchmarks only.
 #[doc(hidden)]
@@ -258,6 +301,7 @@ fn decode_with_serde(line: &[u8]) -> Result<Decoded<'_>, DecodeError> {
             emitted_at: emitted_at_millis(rec.emitted_at.as_ref()),
             data: rec.data,
             meta: rec.meta.filter(|m| m.get() != "null"),
+            members: None,
         }));
     }
     serde_json::from_slice::<AirbyteMessage>(line)

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde::de::value::{BorrowedStrDeserializer, Error as ValueError, MapDeserializer};
 use serde_json::value::RawValue;
 
-use crate::decode::RecordRef;
+use crate::decode::{MemberSpan, RecordRef};
 
 /// Containers nested inside one skipped value: a `u128` holds one bit per level. Deeper values
 /// are rare enough to leave to serde.
@@ -240,7 +240,13 @@ fn skip_number(b: &[u8], mut i: usize) -> Option<usize> {
 
 /// Skips and validates the JSON value at `i` (no whitespace before it), iteratively: one bit
 /// per open container (set for objects) says which closer and which member syntax is expected.
-fn skip_value(b: &[u8], mut i: usize) -> Option<usize> {
+fn skip_value(b: &[u8], i: usize) -> Option<usize> {
+    skip_value_within(b, i, MAX_DEPTH)
+}
+
+/// [`skip_value`] with at most `max_depth` open containers.
+#[inline(always)]
+fn skip_value_within(b: &[u8], mut i: usize, max_depth: u32) -> Option<usize> {
     let mut stack: u128 = 0;
     let mut depth: u32 = 0;
     'value: loop {
@@ -252,7 +258,7 @@ fn skip_value(b: &[u8], mut i: usize) -> Option<usize> {
                 if at(b, i) == if object { b'}' } else { b']' } {
                     i += 1;
                 } else {
-                    if depth == MAX_DEPTH {
+                    if depth >= max_depth {
                         return None;
                     }
                     stack = (stack << 1) | u128::from(object);
@@ -297,6 +303,10 @@ struct Scanner<'a> {
     b: &'a [u8],
     text: &'a str,
     i: usize,
+    /// Where to record `data`'s members, when the caller wants them.
+    members: Option<&'a mut Vec<MemberSpan>>,
+    /// Whether `members` describes `data` (no key of `data` had escapes).
+    members_found: bool,
 }
 
 impl<'a> Scanner<'a> {
@@ -418,6 +428,59 @@ impl<'a> Scanner<'a> {
         self.text.get(start..self.i)
     }
 
+    /// The `data` object at the cursor, validated exactly as [`Self::raw`] would, recording each
+    /// top-level member's key and value spans into `members` on the way: the loader then needs
+    /// no second pass over `data` to find its columns.
+    fn data_members(&mut self) -> Option<&'a str> {
+        let members = self.members.as_deref_mut()?;
+        members.clear();
+        let b = self.b;
+        let start = self.i;
+        let mut plain = true;
+        let mut i = skip_ws(b, start + 1);
+        if at(b, i) != b'}' {
+            loop {
+                if at(b, i) != b'"' {
+                    return None;
+                }
+                let key_start = i + 1;
+                let (key_end, c) = find_special(b, key_start)?;
+                i = if c == b'"' {
+                    key_end + 1
+                } else {
+                    // An escaped key: still validated, but its text is not the key.
+                    plain = false;
+                    skip_string_from(b, key_end, c)?
+                };
+                i = skip_ws(b, i);
+                if at(b, i) != b':' {
+                    return None;
+                }
+                let value_start = skip_ws(b, i + 1);
+                // `data` itself is one level, as when it is skipped whole.
+                i = skip_value_within(b, value_start, MAX_DEPTH - 1)?;
+                if plain {
+                    // Offsets fit: the caller refuses lines longer than `u32::MAX`.
+                    members.push(MemberSpan {
+                        key_start: (key_start - start) as u32,
+                        key_end: (key_end - start) as u32,
+                        value_start: (value_start - start) as u32,
+                        value_end: (i - start) as u32,
+                    });
+                }
+                i = skip_ws(b, i);
+                match at(b, i) {
+                    b',' => i = skip_ws(b, i + 1),
+                    b'}' => break,
+                    _ => return None,
+                }
+            }
+        }
+        self.i = i + 1;
+        self.members_found = plain;
+        self.text.get(start..self.i)
+    }
+
     /// `null`, or a value read by `read`, at the cursor.
     fn nullable<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>> {
         if self.peek() == b'n' {
@@ -450,7 +513,10 @@ impl<'a> Scanner<'a> {
                     if self.peek() != b'{' {
                         return None;
                     }
-                    data = Some(self.raw()?);
+                    data = Some(match self.members.is_some() {
+                        true => self.data_members()?,
+                        false => self.raw()?,
+                    });
                 }
                 b"meta" if meta.is_none() => meta = Some(self.raw()?),
                 b"stream" | b"namespace" | b"emitted_at" | b"data" | b"meta" => return None,
@@ -469,6 +535,7 @@ impl<'a> Scanner<'a> {
             emitted_at: emitted_at.flatten().unwrap_or(0),
             data,
             meta,
+            members: None,
         })
     }
 }
@@ -478,12 +545,32 @@ impl<'a> Scanner<'a> {
 /// `Some` only for a valid JSON object that serde's envelope would read as the same record;
 /// `None` for anything else, valid or not, which the caller then hands to serde.
 pub fn scan_record(line: &[u8]) -> Option<RecordRef<'_>> {
+    scan_line(line, None)
+}
+
+/// [`scan_record`], also recording the top-level members of `data` into `members`
+/// ([`RecordRef::members`]).
+pub fn scan_record_with<'a>(
+    line: &'a [u8],
+    members: &'a mut Vec<MemberSpan>,
+) -> Option<RecordRef<'a>> {
+    // Member offsets are `u32`; a longer line (absurd, but possible) goes without them.
+    let members = (u32::try_from(line.len()).is_ok()).then_some(members);
+    scan_line(line, members)
+}
+
+fn scan_line<'a>(
+    line: &'a [u8],
+    members: Option<&'a mut Vec<MemberSpan>>,
+) -> Option<RecordRef<'a>> {
     // SIMD validation: std's took ~3% of a whole load's CPU on long ASCII lines.
     let text = simdutf8::basic::from_utf8(line).ok()?;
     let mut s = Scanner {
         b: line,
         text,
         i: 0,
+        members,
+        members_found: false,
     };
     let mut ty: Option<&str> = None;
     let mut record = None;
@@ -504,15 +591,107 @@ pub fn scan_record(line: &[u8]) -> Option<RecordRef<'_>> {
     if s.i != line.len() || ty != Some("RECORD") {
         return None;
     }
-    record
+    let mut record = record?;
+    if s.members_found
+        && let Some(members) = s.members.take()
+    {
+        let members: &'a [MemberSpan] = members;
+        record.members = Some(members);
+    }
+    Some(record)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// `scan_record`, checked against `scan_record_with`: both accept the same lines, and the
+    /// members found describe `data` exactly.
     fn scan(line: &str) -> Option<RecordRef<'_>> {
-        scan_record(line.as_bytes())
+        let plain = scan_record(line.as_bytes());
+        let mut members = Vec::new();
+        let with = scan_record_with(line.as_bytes(), &mut members);
+        assert_eq!(plain.is_some(), with.is_some(), "{line}");
+        if let (Some(p), Some(w)) = (&plain, &with) {
+            assert_eq!(p.data.get(), w.data.get());
+            assert!(p.members.is_none());
+            check_members(w.data.get(), w.members);
+        }
+        plain
+    }
+
+    /// `members` against serde's own walk of `data`'s top-level members.
+    fn check_members(data: &str, members: Option<&[MemberSpan]>) {
+        struct Walk;
+        impl<'de> serde::de::Visitor<'de> for Walk {
+            type Value = Vec<(String, &'de RawValue)>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(k) = map.next_key::<String>()? {
+                    out.push((k, map.next_value()?));
+                }
+                Ok(out)
+            }
+        }
+        let mut de = serde_json::Deserializer::from_str(data);
+        let walk = serde::Deserializer::deserialize_map(&mut de, Walk).unwrap();
+        let Some(members) = members else {
+            // Only escaped keys withhold the members.
+            assert!(data.contains('\\'), "no members for {data}");
+            return;
+        };
+        assert_eq!(members.len(), walk.len(), "{data}");
+        for (m, (key, value)) in members.iter().zip(&walk) {
+            assert_eq!(
+                &data[m.key_start as usize..m.key_end as usize],
+                key,
+                "{data}"
+            );
+            let v = &data[m.value_start as usize..m.value_end as usize];
+            assert_eq!(v, value.get(), "{data}");
+        }
+    }
+
+    #[test]
+    fn members_of_data_are_found_in_the_same_pass() {
+        let line = r#"{"type":"RECORD","record":{"stream":"s","data": { "a" : 1 ,"b":{"c":[1,{"d":"}"}]},"é\u00e9":null, "":"x" } ,"emitted_at":5}}"#;
+        let mut members = Vec::new();
+        let r = scan_record_with(line.as_bytes(), &mut members).unwrap();
+        // An escaped key: validated, but no members.
+        assert!(r.members.is_none());
+        let line = line.replace("\\u00e9", "");
+        let r = scan_record_with(line.as_bytes(), &mut members).unwrap();
+        let data = r.data.get();
+        let found: Vec<(&str, &str)> = r
+            .members
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    &data[m.key_start as usize..m.key_end as usize],
+                    &data[m.value_start as usize..m.value_end as usize],
+                )
+            })
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("a", "1"),
+                ("b", r#"{"c":[1,{"d":"}"}]}"#),
+                ("é", "null"),
+                ("", r#""x""#)
+            ]
+        );
+        let empty = r#"{"type":"RECORD","record":{"stream":"s","data":{ }}}"#;
+        let r = scan_record_with(empty.as_bytes(), &mut members).unwrap();
+        assert_eq!(r.members, Some(&[][..]));
+        assert!(scan(empty).is_some());
     }
 
     const BASE: &str = r#"{"type":"RECORD","record":{"stream":"s","data":{"a":1},"emitted_at":5}}"#;

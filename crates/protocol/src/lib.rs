@@ -16,10 +16,13 @@ mod messages;
 
 #[doc(hidden)]
 pub use decode::decode_line_serde;
-pub use decode::{DecodeError, Decoded, RecordRef, decode_line, decode_message, excerpt};
+pub use decode::{
+    DecodeError, Decoded, MemberSpan, RecordRef, decode_line, decode_line_with, decode_message,
+    excerpt,
+};
 pub use enums::*;
 #[doc(hidden)]
-pub use envelope_scan::scan_record;
+pub use envelope_scan::{scan_record, scan_record_with};
 pub use messages::*;
 
 /// Re-exported so that users of [`RecordRef`] need not depend on serde_json themselves.

@@ -346,6 +346,28 @@ proptest! {
             prop_assert_eq!(f.data.get(), s.data.get());
             prop_assert_eq!(f.meta.map(|m| m.get()), s.meta.map(|m| m.get()));
         }
+        // The same pass with the members of `data` recorded: same lines, same record, and
+        // members that describe `data` exactly (serde's walk), unless a key has escapes.
+        let mut members = Vec::new();
+        let with = abrs_protocol::scan_record_with(&line, &mut members);
+        prop_assert_eq!(with.is_some(), fast.is_some());
+        if let (Some(f), Some(w)) = (&fast, &with) {
+            prop_assert_eq!(f.data.get(), w.data.get());
+            prop_assert_eq!(&f.stream, &w.stream);
+            prop_assert_eq!(f.emitted_at, w.emitted_at);
+            let data = w.data.get();
+            let walk = top_level_members(data);
+            match w.members {
+                Some(found) => {
+                    prop_assert_eq!(found.len(), walk.len());
+                    for (m, (key, value)) in found.iter().zip(&walk) {
+                        prop_assert_eq!(&data[m.key_start as usize..m.key_end as usize], key.as_str());
+                        prop_assert_eq!(&data[m.value_start as usize..m.value_end as usize], value.get());
+                    }
+                }
+                None => prop_assert!(data.contains('\\'), "no members for {}", data),
+            }
+        }
         if m.is_none() && rec.expect_fast() {
             prop_assert!(fast.is_some(), "scanner refused {}", String::from_utf8_lossy(&line));
         }
@@ -353,4 +375,27 @@ proptest! {
         let got = format!("{:?}", decode_line(&line));
         prop_assert_eq!(got, format!("{slow:?}"));
     }
+}
+
+/// The top-level members of a JSON object in order, as serde_json reads them.
+fn top_level_members(data: &str) -> Vec<(String, &serde_json::value::RawValue)> {
+    struct Walk;
+    impl<'de> serde::de::Visitor<'de> for Walk {
+        type Value = Vec<(String, &'de serde_json::value::RawValue)>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(k) = map.next_key::<String>()? {
+                out.push((k, map.next_value()?));
+            }
+            Ok(out)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(data);
+    serde::Deserializer::deserialize_map(&mut de, Walk).expect("data the scanner accepted")
 }

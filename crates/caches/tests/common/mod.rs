@@ -6,7 +6,7 @@ use abrs_caches::arrow::datatypes::DataType;
 use abrs_caches::{CacheWriter, DuckDbCache, LoadOptions, LoadSummary, WriteStrategy};
 use abrs_protocol::{
     AirbyteStream, ConfiguredAirbyteCatalog, ConfiguredAirbyteStream, Decoded, DestinationSyncMode,
-    SyncMode, decode_line,
+    SyncMode, decode_line_with,
 };
 use serde_json::{Value, json};
 
@@ -77,10 +77,12 @@ pub fn eager() -> LoadOptions {
     }
 }
 
-/// Feeds protocol lines through the real decoder into a writer.
+/// Feeds protocol lines through the real decoder into a writer, as a connector run does
+/// (with the members of each record's `data` found by the decoder).
 pub fn feed(writer: &mut CacheWriter, lines: &[String]) {
+    let mut members = Vec::new();
     for line in lines {
-        match decode_line(line.as_bytes()).expect("valid line") {
+        match decode_line_with(line.as_bytes(), &mut members).expect("valid line") {
             Decoded::Record(r) => writer.record(&r).expect("record accepted"),
             Decoded::Message(m) => {
                 if let Some(s) = &m.state {
