@@ -266,6 +266,31 @@ pub fn decode_line_serde(line: &[u8]) -> Result<Decoded<'_>, DecodeError> {
     decode_with_serde(line)
 }
 
+/// The top-level members of a JSON object in order, as serde_json reads them: the reference
+/// that [`RecordRef::members`] agrees with, public for the property tests only.
+#[doc(hidden)]
+pub fn object_members_serde(data: &str) -> Result<Vec<(String, &RawValue)>, serde_json::Error> {
+    struct Walk;
+    impl<'de> serde::de::Visitor<'de> for Walk {
+        type Value = Vec<(String, &'de RawValue)>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(key) = map.next_key::<String>()? {
+                out.push((key, map.next_value()?));
+            }
+            Ok(out)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(data);
+    serde::Deserializer::deserialize_map(&mut de, Walk)
+}
+
 /// The serde path for a trimmed, non-blank line.
 fn decode_with_serde(line: &[u8]) -> Result<Decoded<'_>, DecodeError> {
     let envelope: Envelope<'_> = match serde_json::from_slice(line) {

@@ -622,25 +622,7 @@ mod tests {
 
     /// `members` against serde's own walk of `data`'s top-level members.
     fn check_members(data: &str, members: Option<&[MemberSpan]>) {
-        struct Walk;
-        impl<'de> serde::de::Visitor<'de> for Walk {
-            type Value = Vec<(String, &'de RawValue)>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("an object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut out = Vec::new();
-                while let Some(k) = map.next_key::<String>()? {
-                    out.push((k, map.next_value()?));
-                }
-                Ok(out)
-            }
-        }
-        let mut de = serde_json::Deserializer::from_str(data);
-        let walk = serde::Deserializer::deserialize_map(&mut de, Walk).unwrap();
+        let walk = crate::decode::object_members_serde(data).unwrap();
         let Some(members) = members else {
             // Only escaped keys withhold the members.
             assert!(data.contains('\\'), "no members for {data}");

@@ -14,12 +14,12 @@ mod enums;
 mod envelope_scan;
 mod messages;
 
-#[doc(hidden)]
-pub use decode::decode_line_serde;
 pub use decode::{
     DecodeError, Decoded, MemberSpan, RecordRef, decode_line, decode_line_with, decode_message,
     excerpt,
 };
+#[doc(hidden)]
+pub use decode::{decode_line_serde, object_members_serde};
 pub use enums::*;
 #[doc(hidden)]
 pub use envelope_scan::{scan_record, scan_record_with};

@@ -356,7 +356,7 @@ proptest! {
             prop_assert_eq!(&f.stream, &w.stream);
             prop_assert_eq!(f.emitted_at, w.emitted_at);
             let data = w.data.get();
-            let walk = top_level_members(data);
+            let walk = abrs_protocol::object_members_serde(data).expect("data the scanner accepted");
             match w.members {
                 Some(found) => {
                     prop_assert_eq!(found.len(), walk.len());
@@ -375,27 +375,4 @@ proptest! {
         let got = format!("{:?}", decode_line(&line));
         prop_assert_eq!(got, format!("{slow:?}"));
     }
-}
-
-/// The top-level members of a JSON object in order, as serde_json reads them.
-fn top_level_members(data: &str) -> Vec<(String, &serde_json::value::RawValue)> {
-    struct Walk;
-    impl<'de> serde::de::Visitor<'de> for Walk {
-        type Value = Vec<(String, &'de serde_json::value::RawValue)>;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("an object")
-        }
-        fn visit_map<A: serde::de::MapAccess<'de>>(
-            self,
-            mut map: A,
-        ) -> Result<Self::Value, A::Error> {
-            let mut out = Vec::new();
-            while let Some(k) = map.next_key::<String>()? {
-                out.push((k, map.next_value()?));
-            }
-            Ok(out)
-        }
-    }
-    let mut de = serde_json::Deserializer::from_str(data);
-    serde::Deserializer::deserialize_map(&mut de, Walk).expect("data the scanner accepted")
 }
