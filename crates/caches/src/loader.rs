@@ -1608,6 +1608,40 @@ mod tests {
     }
 
     #[test]
+    fn members_that_do_not_fit_data_are_declined() {
+        // A hand-made `RecordRef` may carry any spans: they are checked, never trusted to index.
+        let data = r#"{"a":1,"é":2}"#;
+        let member = |key_start, key_end, value_start, value_end| MemberSpan {
+            key_start,
+            key_end,
+            value_start,
+            value_end,
+        };
+        for bad in [
+            member(2, 99, 5, 6),   // key past the end
+            member(9, 10, 12, 13), // key inside a multi-byte character
+            member(2, 3, 5, 99),   // value past the end
+            member(2, 3, 6, 5),    // value ends before it starts
+        ] {
+            let mut keys = key_index(&["a", "b", "c"]);
+            let mut spans = vec![None; 3];
+            assert!(
+                !spans_from_members(data, &[bad], &mut keys, &mut spans),
+                "{bad:?}"
+            );
+        }
+        let mut keys = key_index(&["a", "b", "c"]);
+        let mut spans = vec![None; 3];
+        assert!(spans_from_members(
+            data,
+            &[member(2, 3, 5, 6)],
+            &mut keys,
+            &mut spans
+        ));
+        assert!(matches!(spans[0], Some(Span { start: 5, len: 1 })));
+    }
+
+    #[test]
     fn coarse_clock_tells_the_time() {
         let precise = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
