@@ -427,7 +427,8 @@ fn scan_object(data: &str, keys: &mut KeyIndex, spans: &mut [Option<Span>]) -> b
 
 /// [`scan_object`]'s work already done by the line decoder: the columns' values from the
 /// members it found while validating the line ([`RecordRef::members`]). `false` if a span does
-/// not lie in `data` (a hand-made `RecordRef`), for the serde path to decide.
+/// not lie in `data` on character boundaries (a hand-made `RecordRef`), for the serde path to
+/// decide, rather than a value silently read as NULL.
 fn spans_from_members(
     data: &str,
     members: &[MemberSpan],
@@ -439,7 +440,8 @@ fn spans_from_members(
             return false;
         };
         if let Some(col) = keys.lookup(pos, key) {
-            if m.value_end <= m.value_start || m.value_end as usize > data.len() {
+            let value = data.get(m.value_start as usize..m.value_end as usize);
+            if value.is_none_or(str::is_empty) {
                 return false;
             }
             // Last occurrence wins for duplicate keys, as in Python's json.
@@ -1622,6 +1624,7 @@ mod tests {
             member(9, 10, 12, 13), // key inside a multi-byte character
             member(2, 3, 5, 99),   // value past the end
             member(2, 3, 6, 5),    // value ends before it starts
+            member(2, 3, 9, 12),   // value starts inside a multi-byte character
         ] {
             let mut keys = key_index(&["a", "b", "c"]);
             let mut spans = vec![None; 3];
