@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/prereqs.sh
+source scripts/destinations-env.sh   # tiktoken files + pgvector server for the real-destination tests
 source .ci/env.sh
 # PyAirbyte 0.71 pins duckdb 1.4.3: the compatibility tests open our cache files with it (and
 # theirs with ours). A small venv, made once per machine.

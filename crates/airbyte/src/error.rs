@@ -215,6 +215,21 @@ pub enum Error {
         looked_in: String,
     },
 
+    /// Writing to a destination failed (`AirbyteConnectorWriteError`). What the destination
+    /// confirmed before the failure stays stored, so the next write resumes from there.
+    #[error("Writing to `{destination}` failed: {reason} {kept}")]
+    WriteFailed {
+        /// The destination's name.
+        destination: String,
+        /// What went wrong, in the words of whichever side failed.
+        reason: String,
+        /// What was kept (confirmed states), and what the next write does.
+        kept: String,
+        /// The underlying error (the source's or the destination's), when there is one.
+        #[source]
+        source: Option<Box<Error>>,
+    },
+
     /// A config (file or inline text) could not be read or parsed.
     #[error("Could not read the config from {origin}: {detail}. {guidance}")]
     ConfigParse {

@@ -23,16 +23,23 @@
 //! and what to do.
 
 pub mod config;
+mod connector;
 mod dataset;
+pub mod destination;
 mod error;
 mod executor_choice;
 mod read;
 pub mod registry;
 pub mod secrets;
+pub mod smoke_test;
 mod source;
 
 pub use abrs_caches::records::{RecordOptions, StreamRecord, StreamRecordHandler};
 pub use dataset::LazyDataset;
+pub use destination::{
+    CacheChoice, Destination, DestinationOptions, StreamWriteSummary, WriteOptions, WriteProgress,
+    WriteProgressCallback, WriteResult, WriteSource, get_destination, get_noop_destination,
+};
 pub use error::{ConnectorError, Error, Result, Violation};
 pub use executor_choice::{ExecutorPlan, UsePython, choose_executor};
 pub use read::{

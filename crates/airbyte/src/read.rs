@@ -14,8 +14,9 @@ use abrs_caches::{
     CacheWriter, CachedDataset, DuckDbCache, LoadOptions, LoadSummary, WriteMethod, WriteStrategy,
 };
 use abrs_connectors::{Flow, RunSummary};
-use abrs_protocol::{Decoded, MessageType};
+use abrs_protocol::{AirbyteStateMessage, ConfiguredAirbyteCatalog, Decoded, MessageType};
 
+use crate::destination::join_states;
 use crate::error::{Error, Result};
 use crate::source::{Source, StreamSelection};
 
@@ -119,9 +120,15 @@ pub struct ReadResult {
     load: LoadSummary,
     run: RunSummary,
     elapsed: Duration,
+    catalog: ConfiguredAirbyteCatalog,
 }
 
 impl ReadResult {
+    /// The configured catalog the source was read with.
+    pub fn configured_catalog(&self) -> &ConfiguredAirbyteCatalog {
+        &self.catalog
+    }
+
     /// The source's name.
     pub fn source_name(&self) -> &str {
         &self.source_name
@@ -220,16 +227,16 @@ impl From<abrs_caches::CacheError> for PumpError {
 
 /// Per-stream counters kept on the hot path: the last stream is remembered so that a run of
 /// records of one stream costs one string comparison each.
-struct Counters {
-    names: Vec<String>,
-    counts: Vec<u64>,
+pub(crate) struct Counters {
+    pub(crate) names: Vec<String>,
+    pub(crate) counts: Vec<u64>,
     last: usize,
-    records: u64,
-    states: u64,
+    pub(crate) records: u64,
+    pub(crate) states: u64,
 }
 
 impl Counters {
-    fn new(names: Vec<String>) -> Self {
+    pub(crate) fn new(names: Vec<String>) -> Self {
         let n = names.len();
         Self {
             names,
@@ -240,7 +247,7 @@ impl Counters {
         }
     }
 
-    fn add(&mut self, stream: &str) {
+    pub(crate) fn add(&mut self, stream: &str) {
         self.records += 1;
         if self.names.get(self.last).is_some_and(|n| n == stream) {
             self.counts[self.last] += 1;
@@ -292,6 +299,17 @@ impl Source {
     /// # Ok::<(), ab::Error>(())
     /// ```
     pub fn read(&self, cache: &DuckDbCache, options: ReadOptions) -> Result<ReadResult> {
+        self.read_joined(cache, options, Vec::new())
+    }
+
+    /// [`Source::read`], with `secondary` state for the streams the cache has no state of
+    /// (PyAirbyte's `JoinedStateProvider`: a destination's confirmed state).
+    pub(crate) fn read_joined(
+        &self,
+        cache: &DuckDbCache,
+        options: ReadOptions,
+        secondary: Vec<AirbyteStateMessage>,
+    ) -> Result<ReadResult> {
         let selection = match options.streams.clone() {
             Some(sel) => Some(sel),
             None if self.get_selected_streams().is_empty() => {
@@ -329,7 +347,7 @@ impl Source {
         let state = if options.force_full_refresh {
             None
         } else {
-            let messages = cache.state_messages(self.name())?;
+            let messages = join_states(cache.state_messages(self.name())?, secondary);
             Some(serde_json::Value::Array(
                 messages
                     .iter()
@@ -348,7 +366,7 @@ impl Source {
             .iter()
             .map(|s| s.stream.name.clone())
             .collect();
-        self.pump(process, writer, names, cache, &options)
+        self.pump(process, writer, names, cache, &options, catalog)
     }
 
     fn pump(
@@ -358,6 +376,7 @@ impl Source {
         names: Vec<String>,
         cache: &DuckDbCache,
         options: &ReadOptions,
+        catalog: ConfiguredAirbyteCatalog,
     ) -> Result<ReadResult> {
         let started = Instant::now();
         let mut counters = Counters::new(names);
@@ -434,6 +453,7 @@ impl Source {
             load,
             run,
             elapsed,
+            catalog,
         })
     }
 }

@@ -3,22 +3,21 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, OnceLock};
 
 use abrs_caches::records::{RecordOptions, StreamRecordHandler};
 use abrs_connectors as ops;
-use abrs_connectors::{ConfigChangeCallback, ConnectorProcess, Executor, Invocation};
+use abrs_connectors::{ConnectorProcess, Executor, Invocation};
 use abrs_protocol::{
     AirbyteCatalog, AirbyteStream, ConfiguredAirbyteCatalog, ConfiguredAirbyteStream,
-    ConnectionStatusKind, ConnectorSpecification, DestinationSyncMode, SyncMode,
+    ConnectorSpecification, DestinationSyncMode, SyncMode,
 };
 use serde_json::{Map, Value};
 
-use crate::config::validate_against_spec;
+use crate::connector::{ConnectorCore, build_executor};
 use crate::dataset::LazyDataset;
 use crate::error::{Error, Result};
 use crate::executor_choice::{ExecutorPlan, UsePython, choose_executor, connector_name_of};
-use crate::secrets;
 
 /// Which streams: all of them (`"*"`), or these names.
 ///
@@ -135,6 +134,9 @@ pub struct SourceOptions {
     pub version: Option<String>,
     /// What to `pip install` (implies Python).
     pub pip_url: Option<String>,
+    /// Requirements that override the package's own pins (`uv pip install --override`), for
+    /// connectors whose published pins cannot be resolved.
+    pub pip_overrides: Vec<String>,
     /// A local executable: a path, or a name found on PATH.
     pub local_executable: Option<PathBuf>,
     /// A Docker image; `"true"` (or an empty string) means `airbyte/<name>`. `:latest` or
@@ -160,6 +162,7 @@ impl Default for SourceOptions {
             streams: None,
             version: None,
             pip_url: None,
+            pip_overrides: Vec::new(),
             local_executable: None,
             docker_image: None,
             use_host_network: false,
@@ -177,6 +180,7 @@ impl fmt::Debug for SourceOptions {
             .field("streams", &self.streams)
             .field("version", &self.version)
             .field("pip_url", &self.pip_url)
+            .field("pip_overrides", &self.pip_overrides)
             .field("local_executable", &self.local_executable)
             .field("docker_image", &self.docker_image)
             .field("use_host_network", &self.use_host_network)
@@ -213,51 +217,6 @@ impl Default for GetRecordsOptions {
             with_internal_columns: true,
         }
     }
-}
-
-/// Builds the executor for a plan.
-fn build_executor(
-    name: &str,
-    plan: &ExecutorPlan,
-    opts: &SourceOptions,
-) -> Result<Arc<dyn Executor>> {
-    let wrap = |e| Error::from_connector(name, e);
-    Ok(match plan {
-        ExecutorPlan::Local { path } => Arc::new(
-            abrs_connectors::PathExecutor::new(name, &path.to_string_lossy()).map_err(wrap)?,
-        ),
-        ExecutorPlan::Python {
-            package,
-            version,
-            interpreter,
-            ..
-        } => {
-            let mut exec =
-                abrs_connectors::VenvExecutor::new(name).with_package_name(package.clone());
-            // The executor builds `package==version` itself; a pip URL given by the user wins.
-            if let Some(url) = &opts.pip_url {
-                exec = exec.with_pip_url(url.clone());
-            }
-            if let Some(v) = version {
-                exec = exec.with_version(v.clone());
-            }
-            if let Some(i) = interpreter {
-                exec = exec.with_python(i.clone());
-            }
-            if let Some(root) = &opts.install_root {
-                exec = exec.with_install_root(root.clone());
-            }
-            Arc::new(exec)
-        }
-        ExecutorPlan::Docker {
-            image,
-            use_host_network,
-        } => Arc::new(
-            abrs_connectors::DockerExecutor::new(name, Some(image), None)
-                .map_err(wrap)?
-                .with_host_network(*use_host_network),
-        ),
-    })
 }
 
 /// Gets a source connector, ready to configure, check, discover and read.
@@ -300,8 +259,8 @@ pub fn get_source(name: &str, config: Option<Value>, options: SourceOptions) -> 
             .map_err(|e| Error::from_connector(&connector_name, e))?;
     }
     let mut source = Source::from_executor(connector_name, executor);
-    source.plan = Some(plan);
-    source.user_callback = options.config_change_callback.clone();
+    source.core.plan = Some(plan);
+    source.core.user_callback = options.config_change_callback.clone();
     if let Some(config) = config {
         source.set_config(config, false)?;
     }
@@ -316,14 +275,7 @@ pub fn get_source(name: &str, config: Option<Value>, options: SourceOptions) -> 
 /// `spec` and `discover` run at most once per `Source` and are cached. Nothing is selected by
 /// default: select streams before reading.
 pub struct Source {
-    name: String,
-    executor: Arc<dyn Executor>,
-    plan: Option<ExecutorPlan>,
-    /// The config as the user gave it (secret references unresolved); shared with the
-    /// config-change callback, which replaces it.
-    config: Arc<Mutex<Option<Value>>>,
-    user_callback: Option<ConfigCallback>,
-    spec: OnceLock<ConnectorSpecification>,
+    core: ConnectorCore,
     discovered: OnceLock<AirbyteCatalog>,
     selected: Vec<String>,
     pending_selection: Option<StreamSelection>,
@@ -334,8 +286,8 @@ pub struct Source {
 impl fmt::Debug for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Source")
-            .field("name", &self.name)
-            .field("executor", &self.executor)
+            .field("name", &self.core.name)
+            .field("executor", &self.core.executor)
             .field("selected", &self.selected)
             .finish_non_exhaustive()
     }
@@ -345,12 +297,7 @@ impl Source {
     /// A source run by the given executor, with no config.
     pub fn from_executor(name: impl Into<String>, executor: Arc<dyn Executor>) -> Self {
         Self {
-            name: name.into(),
-            executor,
-            plan: None,
-            config: Arc::new(Mutex::new(None)),
-            user_callback: None,
-            spec: OnceLock::new(),
+            core: ConnectorCore::new(name.into(), executor),
             discovered: OnceLock::new(),
             selected: Vec::new(),
             pending_selection: None,
@@ -361,121 +308,67 @@ impl Source {
 
     /// The connector's name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.core.name
     }
 
     /// The executor that runs the connector.
     pub fn executor(&self) -> &Arc<dyn Executor> {
-        &self.executor
+        &self.core.executor
     }
 
     /// How the connector was chosen to run (when made by [`get_source`]).
     pub fn executor_plan(&self) -> Option<&ExecutorPlan> {
-        self.plan.as_ref()
+        self.core.plan.as_ref()
     }
 
     /// Installs the connector (Python: into its venv).
     pub fn install(&self) -> Result<()> {
-        self.executor
-            .install()
-            .map_err(|e| Error::from_connector(&self.name, e))
+        self.core.install()
     }
 
     /// Removes what [`Source::install`] installed.
     pub fn uninstall(&self) -> Result<()> {
-        self.executor
-            .uninstall()
-            .map_err(|e| Error::from_connector(&self.name, e))
+        self.core.uninstall()
     }
 
     /// The installed version, when it can be known.
     pub fn connector_version(&self) -> Option<String> {
-        self.executor.installed_version()
+        self.core.connector_version()
     }
 
     /// The connector's documentation URL (from its spec when it gives one).
     pub fn docs_url(&self) -> String {
-        self.spec
-            .get()
-            .and_then(|s| s.documentation_url.clone())
-            .unwrap_or_else(|| {
-                format!(
-                    "https://docs.airbyte.com/integrations/sources/{}",
-                    self.name.to_lowercase().replace("source-", "")
-                )
-            })
-    }
-
-    fn lock_config(&self) -> std::sync::MutexGuard<'_, Option<Value>> {
-        // A panic in a user callback must not make the config unreachable.
-        self.config.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    // ---- running the connector ------------------------------------------------------------
-
-    fn callback(&self) -> ConfigChangeCallback {
-        let config = Arc::clone(&self.config);
-        let user = self.user_callback.clone();
-        Arc::new(move |new_config: Map<String, Value>| {
-            if let Some(cb) = &user {
-                cb(&new_config);
-            }
-            *config.lock().unwrap_or_else(PoisonError::into_inner) =
-                Some(Value::Object(new_config));
-        })
+        self.core.docs_url("sources", "source-")
     }
 
     /// Starts the connector with `invocation` (the config-change callback is attached).
     pub fn execute(&self, invocation: Invocation) -> Result<ConnectorProcess> {
-        self.executor
-            .execute(self.with_callback(invocation))
-            .map_err(|e| self.wrap(e))
+        self.core.execute(invocation)
     }
 
     fn with_callback(&self, invocation: Invocation) -> Invocation {
-        invocation.with_config_change_callback(self.callback())
+        self.core.with_callback(invocation)
     }
 
     fn wrap(&self, e: abrs_connectors::ConnectorError) -> Error {
-        Error::from_connector(&self.name, e)
+        self.core.wrap(e)
     }
 
     // ---- spec and config ------------------------------------------------------------------
 
     /// The connector's spec (runs `spec` once, then cached).
     pub fn spec(&self) -> Result<&ConnectorSpecification> {
-        if let Some(spec) = self.spec.get() {
-            return Ok(spec);
-        }
-        let spec = ops::spec_with(&*self.executor, self.with_callback(Invocation::spec()))
-            .map_err(|e| self.wrap(e))?;
-        Ok(self.spec.get_or_init(|| spec))
+        self.core.spec()
     }
 
     /// The JSON schema of the config (`connectionSpecification`).
     pub fn config_spec(&self) -> Result<&Value> {
-        Ok(&self.spec()?.connection_specification)
+        self.core.config_spec()
     }
 
     /// Prints the config's JSON schema as YAML or JSON to stdout, or writes it to `output_file`.
     pub fn print_config_spec(&self, format: SpecFormat, output_file: Option<&Path>) -> Result<()> {
-        let text = format.render(self.config_spec()?)?;
-        match output_file {
-            Some(path) => std::fs::write(path, text).map_err(|source| Error::Io {
-                path: path.to_path_buf(),
-                source,
-            }),
-            None => {
-                use std::io::Write;
-                let mut out = std::io::stdout().lock();
-                out.write_all(text.as_bytes())
-                    .and_then(|()| out.flush())
-                    .map_err(|source| Error::Io {
-                        path: PathBuf::from("<stdout>"),
-                        source,
-                    })
-            }
-        }
+        self.core.print_config_spec(format, output_file)
     }
 
     /// Sets the config. With `validate`, the config (secret references resolved) is first
@@ -483,22 +376,7 @@ impl Source {
     ///
     /// Streams selected before a config was set are selected now (this runs `discover`).
     pub fn set_config(&mut self, config: Value, validate: bool) -> Result<()> {
-        if !config.is_object() {
-            return Err(Error::input(
-                "the config is not a JSON object",
-                "pass an object of settings, e.g. {\"count\": 10}",
-            ));
-        }
-        if validate {
-            self.validate_config(Some(&config))?;
-        }
-        let changed = {
-            let mut slot = self.lock_config();
-            let changed = slot.as_ref() != Some(&config);
-            *slot = Some(config);
-            changed
-        };
-        if changed {
+        if self.core.store_config(config, validate)? {
             // The streams a source offers may depend on its config.
             self.discovered = OnceLock::new();
         }
@@ -510,62 +388,27 @@ impl Source {
 
     /// The config as set (secret references unresolved).
     pub fn get_config(&self) -> Result<Value> {
-        self.lock_config()
-            .clone()
-            .ok_or_else(|| self.missing_config("get_config"))
-    }
-
-    fn missing_config(&self, operation: &str) -> Error {
-        Error::ConfigurationMissing {
-            name: self.name.clone(),
-            operation: operation.into(),
-        }
+        self.core.get_config()
     }
 
     /// The config with every `secret_reference::NAME` replaced by its secret: what the connector
     /// receives.
     pub fn hydrated_config(&self) -> Result<Value> {
-        let raw = self.get_config()?;
-        secrets::hydrate_config(&raw)
+        self.core.hydrated_config()
     }
 
     fn hydrated_config_for(&self, operation: &str) -> Result<Value> {
-        let raw = self
-            .lock_config()
-            .clone()
-            .ok_or_else(|| self.missing_config(operation))?;
-        secrets::hydrate_config(&raw)
+        self.core.hydrated_config_for(operation)
     }
 
     /// Validates `config` (default: the config set) against the spec, secrets resolved.
     pub fn validate_config(&self, config: Option<&Value>) -> Result<()> {
-        let raw = match config {
-            Some(c) => c.clone(),
-            None => self.get_config()?,
-        };
-        let hydrated = secrets::hydrate_config(&raw)?;
-        let spec = self.config_spec()?;
-        let secret_values = secrets::secret_values(&raw, &hydrated, Some(spec));
-        validate_against_spec(&self.name, spec, &hydrated, &secret_values)
+        self.core.validate_config(config)
     }
 
     /// Runs `check`. `FAILED` is [`Error::CheckFailed`] with the connector's message.
     pub fn check(&self) -> Result<()> {
-        let config = self.hydrated_config_for("check")?;
-        let status = ops::check_with(
-            &*self.executor,
-            self.with_callback(Invocation::check(config)),
-        )
-        .map_err(|e| self.wrap(e))?;
-        match status.status {
-            ConnectionStatusKind::Succeeded => Ok(()),
-            _ => Err(Error::CheckFailed {
-                name: self.name.clone(),
-                message: status
-                    .message
-                    .unwrap_or_else(|| "the connector gave no reason".to_string()),
-            }),
-        }
+        self.core.check()
     }
 
     // ---- streams --------------------------------------------------------------------------
@@ -577,7 +420,7 @@ impl Source {
         }
         let config = self.hydrated_config_for("discover")?;
         let catalog = ops::discover_with(
-            &*self.executor,
+            &*self.core.executor,
             self.with_callback(Invocation::discover(config)),
         )
         .map_err(|e| self.wrap(e))?;
@@ -596,7 +439,7 @@ impl Source {
 
     fn stream_not_found(&self, stream: &str) -> Error {
         Error::StreamNotFound {
-            name: self.name.clone(),
+            name: self.core.name.clone(),
             stream: stream.to_string(),
             available: self.get_available_streams().unwrap_or_default(),
         }
@@ -624,7 +467,7 @@ impl Source {
                 for n in names {
                     if !available.contains(n) {
                         return Err(Error::StreamNotFound {
-                            name: self.name.clone(),
+                            name: self.core.name.clone(),
                             stream: n.clone(),
                             available,
                         });
@@ -645,10 +488,10 @@ impl Source {
     /// selection is kept and applied by [`Source::set_config`].
     pub fn select_streams(&mut self, streams: impl Into<StreamSelection>) -> Result<()> {
         let selection = streams.into();
-        if self.lock_config().is_none() {
+        if !self.core.has_config() {
             tracing::info!(
                 "no config set yet for {}: the stream selection is applied when it is",
-                self.name
+                self.core.name
             );
             self.pending_selection = Some(selection);
             return Ok(());
@@ -827,7 +670,11 @@ impl Source {
             extra: Default::default(),
         };
         if options.limit == Some(0) {
-            return Ok(LazyDataset::empty(self.name.clone(), configured, handler));
+            return Ok(LazyDataset::empty(
+                self.core.name.clone(),
+                configured,
+                handler,
+            ));
         }
         let catalog = ConfiguredAirbyteCatalog {
             streams: vec![configured.clone()],
@@ -835,7 +682,7 @@ impl Source {
         };
         let process = self.execute(self.read_invocation(catalog, None)?)?;
         Ok(LazyDataset::new(
-            self.name.clone(),
+            self.core.name.clone(),
             configured,
             handler,
             process,

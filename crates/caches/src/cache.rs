@@ -303,10 +303,15 @@ impl DuckDbCache {
              CREATE TABLE IF NOT EXISTS {state} (source_name VARCHAR, stream_name VARCHAR, \
                table_name VARCHAR PRIMARY KEY, state_json VARCHAR, last_updated {tz});
              CREATE TABLE IF NOT EXISTS {streams} (stream_name VARCHAR, source_name VARCHAR, \
-               table_name VARCHAR PRIMARY KEY, catalog_metadata VARCHAR);",
+               table_name VARCHAR PRIMARY KEY, catalog_metadata VARCHAR);
+             {destination_state}",
             schema = quote_ident(&self.schema_name),
             state = self.qualified(STATE_TABLE),
             streams = self.qualified(STREAMS_TABLE),
+            destination_state = crate::destination_state::destination_state_ddl(
+                &self.qualified(crate::destination_state::DESTINATION_STATE_TABLE),
+                tz
+            ),
         );
         conn.execute_batch(&sql).ctx(|| {
             format!(

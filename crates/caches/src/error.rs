@@ -126,6 +126,43 @@ pub enum CacheError {
         #[source]
         source: parquet::errors::ParquetError,
     },
+    /// A destination state row that cannot be parsed.
+    #[error(
+        "the state stored in _airbyte_destination_state for destination {destination_name:?}, \
+         source {source_name:?}, stream {stream_name:?} is not a valid state message ({source}); \
+         delete that row to re-send the stream from the start"
+    )]
+    BadDestinationState {
+        /// The row's destination_name.
+        destination_name: String,
+        /// The row's source_name.
+        source_name: String,
+        /// The row's stream_name.
+        stream_name: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A table without the `_airbyte_raw_id` column: not written by a cache, so its rows
+    /// cannot be replayed in order.
+    #[error(
+        "table {table:?} of stream {stream:?} has no _airbyte_raw_id column, so it was not \
+         written by an Airbyte cache and cannot be replayed; read the stream into the cache again"
+    )]
+    NotACacheTable {
+        /// The stream.
+        stream: String,
+        /// Its table.
+        table: String,
+    },
+    /// Writing replayed records failed (for a destination's stdin: the destination closed it,
+    /// usually because it exited; its log says why).
+    #[error("could not write the records of stream {stream:?} to the destination: {source}")]
+    ReplayOutput {
+        /// The stream being replayed.
+        stream: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// The writer was used after an error left its transaction unusable.
     #[error("the cache writer is unusable after an earlier error; start a new load")]
     WriterPoisoned,

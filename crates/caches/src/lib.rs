@@ -32,10 +32,13 @@ mod batch_scan;
 mod cache;
 mod columns;
 pub mod dataset;
+pub mod destination_state;
 pub mod error;
 pub mod loader;
 pub mod names;
+mod record_json;
 pub mod records;
+pub mod replay;
 pub mod state;
 mod text_storage;
 pub mod timing;
@@ -48,11 +51,15 @@ pub use cache::{
     new_local_cache,
 };
 pub use dataset::{CachedDataset, Row, RowIter};
+pub use destination_state::{
+    DESTINATION_STATE_TABLE, DESTINATION_STREAMS_TABLE, DestinationStreamProgress,
+};
 pub use error::{CacheError, Result};
 pub use loader::{
     CacheWriter, LoadOptions, LoadSummary, StreamLoadSummary, WriteMethod, WriteStrategy,
     resolve_write_method,
 };
+pub use replay::{ReplayOptions, ReplaySummary};
 pub use state::StateProvider;
 pub use types::SqlType;
 

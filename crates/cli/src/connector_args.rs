@@ -50,6 +50,19 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
+    /// The library options these flags stand for, for a destination.
+    pub fn to_destination_options(&self) -> ab::DestinationOptions {
+        ab::DestinationOptions {
+            version: self.version.clone(),
+            pip_url: self.pip_url.clone(),
+            docker_image: self.docker_image.clone(),
+            use_python: self.use_python.as_deref().map(ab::UsePython::parse),
+            use_host_network: self.use_host_network,
+            install_root: self.install_root.clone(),
+            ..Default::default()
+        }
+    }
+
     /// The library options these flags stand for.
     pub fn to_options(&self) -> ab::SourceOptions {
         ab::SourceOptions {
@@ -72,6 +85,127 @@ impl ConnectorArgs {
         let result = ab::get_source(&self.connector, config, self.run.to_options());
         spinner.finish_and_clear();
         Ok(result?)
+    }
+
+    /// The source or the destination: names (or executable file names) starting with
+    /// `destination-`, and `noop`, are destinations.
+    pub fn connector(&self, config: Option<Value>) -> Result<Connector> {
+        if is_destination_name(&self.connector) {
+            Ok(Connector::Destination(Box::new(destination(
+                &self.connector,
+                config,
+                self.run.to_destination_options(),
+            )?)))
+        } else {
+            Ok(Connector::Source(Box::new(self.source(config)?)))
+        }
+    }
+}
+
+/// Whether a connector name (or path) names a destination.
+pub fn is_destination_name(name: &str) -> bool {
+    let file = name.rsplit('/').next().unwrap_or(name);
+    file.starts_with("destination-") || file.eq_ignore_ascii_case("noop")
+}
+
+/// The name `abrs` gives its built-in no-op destination on the command line.
+pub const NOOP: &str = "noop";
+
+/// Gets a destination (installing it if needed, with a spinner) with its config unvalidated.
+/// `noop` is the built-in no-op destination, run as a subprocess of this executable
+/// (`abrs noop-destination`), so that a write to it crosses a real pipe.
+pub fn destination(
+    name: &str,
+    config: Option<Value>,
+    options: ab::DestinationOptions,
+) -> Result<ab::Destination> {
+    if name.eq_ignore_ascii_case(NOOP) {
+        let exe = std::env::current_exe().map_err(|e| {
+            anyhow::anyhow!("finding the abrs executable, which runs the no-op destination: {e}")
+        })?;
+        let executor = ab::connectors::PathExecutor::new(
+            ab::destination::NOOP_DESTINATION_NAME,
+            &exe.to_string_lossy(),
+        )
+        .map_err(|e| ab::Error::from_connector(ab::destination::NOOP_DESTINATION_NAME, e))?
+        .with_args(["noop-destination"]);
+        let mut d = ab::Destination::from_executor(
+            ab::destination::NOOP_DESTINATION_NAME,
+            std::sync::Arc::new(executor),
+        );
+        d.set_config(config.unwrap_or_else(|| serde_json::json!({})), false)?;
+        return Ok(d);
+    }
+    let spinner = output::spinner(format!("Preparing connector {name}"));
+    let result = ab::get_destination(name, config, options);
+    spinner.finish_and_clear();
+    Ok(result?)
+}
+
+/// A source or a destination, for the commands that work on both (spec, check, install,
+/// validate).
+pub enum Connector {
+    /// A source.
+    Source(Box<ab::Source>),
+    /// A destination.
+    Destination(Box<ab::Destination>),
+}
+
+impl Connector {
+    /// The connector's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Source(s) => s.name(),
+            Self::Destination(d) => d.name(),
+        }
+    }
+
+    /// Its spec.
+    pub fn spec(&self) -> ab::Result<&ab::protocol::ConnectorSpecification> {
+        match self {
+            Self::Source(s) => s.spec(),
+            Self::Destination(d) => d.spec(),
+        }
+    }
+
+    /// Its config schema.
+    pub fn config_spec(&self) -> ab::Result<&Value> {
+        match self {
+            Self::Source(s) => s.config_spec(),
+            Self::Destination(d) => d.config_spec(),
+        }
+    }
+
+    /// Sets (and with `validate`, validates) the config.
+    pub fn set_config(&mut self, config: Value, validate: bool) -> ab::Result<()> {
+        match self {
+            Self::Source(s) => s.set_config(config, validate),
+            Self::Destination(d) => d.set_config(config, validate),
+        }
+    }
+
+    /// Runs `check`.
+    pub fn check(&self) -> ab::Result<()> {
+        match self {
+            Self::Source(s) => s.check(),
+            Self::Destination(d) => d.check(),
+        }
+    }
+
+    /// The installed version, when known.
+    pub fn connector_version(&self) -> Option<String> {
+        match self {
+            Self::Source(s) => s.connector_version(),
+            Self::Destination(d) => d.connector_version(),
+        }
+    }
+
+    /// How it is run.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Source(s) => s.executor().describe(),
+            Self::Destination(d) => d.executor().describe(),
+        }
     }
 }
 

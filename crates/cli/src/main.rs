@@ -41,12 +41,18 @@ enum Command {
     Read(commands::read::Args),
     /// Run SQL over a cache and print the result.
     Query(commands::query::Args),
+    /// Move a source's streams into a destination, incrementally, with the destination's
+    /// confirmed state kept in the cache (as `pyab sync`, which is full refresh only).
+    Sync(commands::sync::Args),
     /// Measure a read: the built-in synthetic source (or --source) into a temporary DuckDB
     /// file, or into nothing with --destination none (as `pyab benchmark`).
     Benchmark(commands::benchmark::Args),
     /// The built-in synthetic source used by `abrs benchmark` (an Airbyte connector).
     #[command(hide = true)]
     BenchmarkSource(commands::benchmark_source::Args),
+    /// The built-in no-op destination (`--destination noop`), as an Airbyte connector.
+    #[command(hide = true)]
+    NoopDestination(commands::noop_destination::Args),
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -59,8 +65,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Validate(args) => commands::validate::run(args),
         Command::Read(args) => commands::read::run(args),
         Command::Query(args) => commands::query::run(args),
+        Command::Sync(args) => commands::sync::run(args),
         Command::Benchmark(args) => commands::benchmark::run(args),
         Command::BenchmarkSource(args) => commands::benchmark_source::run(args),
+        Command::NoopDestination(args) => commands::noop_destination::run(args),
     }
 }
 

@@ -57,6 +57,9 @@ pub enum StdinSource {
     Lines(Box<dyn Iterator<Item = Vec<u8>> + Send>),
     /// Raw bytes copied as they are (already newline-delimited messages).
     Reader(Box<dyn Read + Send>),
+    /// The caller writes the input itself, through [`crate::ConnectorProcess::take_stdin`]
+    /// (on its own thread, while another consumes the connector's output).
+    Pipe,
 }
 
 impl fmt::Debug for StdinSource {
@@ -64,6 +67,7 @@ impl fmt::Debug for StdinSource {
         match self {
             Self::Lines(_) => f.write_str("StdinSource::Lines(..)"),
             Self::Reader(_) => f.write_str("StdinSource::Reader(..)"),
+            Self::Pipe => f.write_str("StdinSource::Pipe"),
         }
     }
 }

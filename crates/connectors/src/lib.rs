@@ -23,6 +23,7 @@
 mod docker;
 mod error;
 mod executor;
+mod input;
 mod invocation;
 mod log;
 mod ops;
@@ -32,6 +33,7 @@ mod venv;
 pub use docker::{CONTAINER_LOCAL_DIR, CONTAINER_TEMP_DIR, DockerExecutor, project_dir};
 pub use error::{ConnectorError, ConnectorFailure, ExitInfo};
 pub use executor::{Executor, PathExecutor, which};
+pub use input::ConnectorStdin;
 pub use invocation::{
     ConfigChangeCallback, DEFAULT_GRACE_PERIOD, Invocation, PreparedFiles, StdinSource, Verb,
     prepare_files, temp_root,
@@ -39,6 +41,7 @@ pub use invocation::{
 pub use log::{ConnectorLog, LOG_TAIL_LINES, connector_log_path, logging_root};
 pub use ops::{check, check_with, discover, discover_with, expect_message, spec, spec_with};
 pub use process::{
-    ConnectorCommand, ConnectorProcess, Flow, InProcessProducer, MessageIter, RunSummary,
+    ConnectorCommand, ConnectorProcess, Flow, InProcessDestination, InProcessProducer, MessageIter,
+    RunSummary, StopHandle,
 };
 pub use venv::{Installer, VenvExecutor, default_install_root, tools_dir};

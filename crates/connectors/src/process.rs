@@ -5,7 +5,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -16,7 +16,8 @@ use abrs_protocol::{
 use crossbeam_channel::{Receiver, Sender, bounded};
 
 use crate::error::{ConnectorError, ConnectorFailure, ExitInfo};
-use crate::invocation::{ConfigChangeCallback, Invocation, PreparedFiles, StdinSource, Verb};
+use crate::input::{ConnectorStdin, InputPipe, InputProbe, spawn_stdin_pump};
+use crate::invocation::{ConfigChangeCallback, Invocation, PreparedFiles, Verb};
 use crate::log::ConnectorLog;
 
 /// What the callback of [`ConnectorProcess::for_each`] wants next.
@@ -47,6 +48,9 @@ pub struct RunSummary {
     pub exit: Option<ExitInfo>,
     /// The connector's log file.
     pub log_file: Option<PathBuf>,
+    /// For a connector given input on stdin: bytes of it left unread in the pipe when it
+    /// exited (`Some(0)`: it read everything it was sent so far). `None` without stdin.
+    pub unread_input_bytes: Option<u64>,
 }
 
 /// A command line to run a connector.
@@ -73,6 +77,12 @@ impl ConnectorCommand {
 /// natively). It writes newline-terminated messages; a write error means the reader is gone and
 /// the producer should return. An `Err` is reported like a connector's non-zero exit.
 pub type InProcessProducer = Box<dyn FnOnce(&mut dyn Write) -> Result<(), String> + Send>;
+
+/// An in-process destination: reads its input (protocol lines) and writes its output
+/// (STATE echoes, LOGs), as a child would on stdin and stdout. An `Err` is reported like a
+/// connector's non-zero exit.
+pub type InProcessDestination =
+    Box<dyn FnOnce(&mut dyn Read, &mut dyn Write) -> Result<(), String> + Send>;
 
 /// Size a chunk of stdout aims for before it is handed over.
 const CHUNK_TARGET: usize = 256 * 1024;
@@ -124,6 +134,47 @@ pub struct ConnectorProcess {
     finished: bool,
     stopped_early: bool,
     stopped_by_us: bool,
+    /// The write end of stdin, until the caller takes it ([`ConnectorProcess::take_stdin`]).
+    stdin: Option<ConnectorStdin>,
+    /// Our copy of stdin's read end, closed once the child is gone (see `input.rs`).
+    input_probe: Option<InputProbe>,
+    unread_input: Option<u64>,
+    /// Set (under the lock) when the child is reaped, so that a [`StopHandle`] never signals
+    /// a process group id that may have been reused.
+    reaped: Arc<Mutex<bool>>,
+}
+
+/// Stops a running connector from another thread (say, one that feeds its stdin while the
+/// owner of the [`ConnectorProcess`] waits on its output). See [`ConnectorProcess::stop_handle`].
+#[derive(Debug, Clone)]
+pub struct StopHandle {
+    pid: Option<libc::pid_t>,
+    reaped: Arc<Mutex<bool>>,
+    grace: Duration,
+}
+
+impl StopHandle {
+    /// SIGTERM to the connector's process group, then SIGKILL after its grace period if it is
+    /// still there. Nothing happens once the connector has ended. The owner of the process
+    /// then sees its output end and the exit by signal.
+    pub fn stop(&self) {
+        let Some(pid) = self.pid else {
+            return;
+        };
+        {
+            let reaped = self.reaped.lock().unwrap_or_else(PoisonError::into_inner);
+            if *reaped {
+                return;
+            }
+            signal_group(pid, libc::SIGTERM);
+        }
+        if !wait_exited_within(pid, self.grace) {
+            let reaped = self.reaped.lock().unwrap_or_else(PoisonError::into_inner);
+            if !*reaped {
+                signal_group(pid, libc::SIGKILL);
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for ConnectorProcess {
@@ -250,38 +301,6 @@ fn spawn_stderr_copier(
     })
 }
 
-fn spawn_stdin_pump(
-    mut stdin: std::process::ChildStdin,
-    source: StdinSource,
-) -> io::Result<JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("connector-stdin".into())
-        .spawn(move || {
-            let result = match source {
-                StdinSource::Reader(mut r) => io::copy(&mut r, &mut stdin).map(|_| ()),
-                StdinSource::Lines(lines) => {
-                    let mut w = io::BufWriter::with_capacity(CHUNK_TARGET, &mut stdin);
-                    let mut res = Ok(());
-                    for mut line in lines {
-                        if line.last() != Some(&b'\n') {
-                            line.push(b'\n');
-                        }
-                        if let Err(e) = w.write_all(&line) {
-                            res = Err(e);
-                            break;
-                        }
-                    }
-                    res.and_then(|()| w.flush())
-                }
-            };
-            if let Err(e) = result {
-                // A destination that exits early closes its stdin: that is its own error to report.
-                tracing::debug!("writing to the connector's stdin stopped: {e}");
-            }
-            // Dropping stdin closes it: the destination sees EOF.
-        })
-}
-
 /// The lines of a chunk, without their newlines (a last piece without newline included).
 fn lines(chunk: &[u8]) -> Lines<'_> {
     Lines { rest: Some(chunk) }
@@ -366,27 +385,33 @@ impl ConnectorProcess {
         tracing::debug!(connector, command = %shown, "starting connector");
         let log = Arc::new(ConnectorLog::open(connector));
         log.line("INFO", &format!("Executing command: {shown}"));
-        let mut cmd = Command::new(&command.program);
-        cmd.args(&command.args)
-            .envs(command.env.iter().map(|(k, v)| (k, v)))
-            .stdin(if invocation.stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            // Own process group: stopping it also stops what a wrapper script started.
-            .process_group(0);
         let spawn_err = |source| ConnectorError::Spawn {
             connector: connector.to_string(),
             command: shown.clone(),
             source,
         };
+        let mut invocation = invocation;
+        let input = match &invocation.stdin {
+            Some(_) => Some(InputPipe::new().map_err(spawn_err)?),
+            None => None,
+        };
+        let (child_stdin, input_rest) = match input {
+            Some(p) => (Stdio::from(p.child_end), Some((p.probe, p.writer))),
+            None => (Stdio::null(), None),
+        };
+        let mut cmd = Command::new(&command.program);
+        cmd.args(&command.args)
+            .envs(command.env.iter().map(|(k, v)| (k, v)))
+            .stdin(child_stdin)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Own process group: stopping it also stops what a wrapper script started.
+            .process_group(0);
         let mut child = cmd.spawn().map_err(spawn_err)?;
+        // The child has its copy of stdin's read end: ours must not stay open in `cmd`.
+        drop(cmd);
         let pid = child.id() as libc::pid_t;
-        let (stdout, stderr, stdin) =
-            (child.stdout.take(), child.stderr.take(), child.stdin.take());
+        let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
         // From here on `process` owns the child: an error below drops it, which stops and reaps
         // the half-started connector.
         let mut process = Self::new_parts(
@@ -409,9 +434,14 @@ impl ConnectorProcess {
             process.stderr_thread =
                 Some(spawn_stderr_copier(stderr, process.log.clone()).map_err(spawn_err)?);
         }
-        if let (Some(stdin), Some(source)) = (stdin, invocation.stdin) {
-            // Not joined: it may wait on its source; it ends on EOF or EPIPE.
-            spawn_stdin_pump(stdin, source).map_err(spawn_err)?;
+        if let (Some((probe, writer)), Some(source)) = (input_rest, invocation.stdin.take()) {
+            process.input_probe = Some(probe);
+            if matches!(source, crate::StdinSource::Pipe) {
+                process.stdin = Some(ConnectorStdin::new(writer));
+            } else {
+                // Not joined: it may wait on its source; it ends on EOF or EPIPE.
+                spawn_stdin_pump(writer, source).map_err(spawn_err)?;
+            }
         }
         Ok(process)
     }
@@ -423,6 +453,16 @@ impl ConnectorProcess {
         invocation: Invocation,
         producer: InProcessProducer,
     ) -> Result<Self, ConnectorError> {
+        Self::in_process_with_input(connector, invocation, Box::new(move |_, out| producer(out)))
+    }
+
+    /// Runs an in-process destination: `consumer` reads the invocation's stdin (empty when it
+    /// has none) and writes protocol lines, which are read exactly as a child's stdout.
+    pub fn in_process_with_input(
+        connector: &str,
+        mut invocation: Invocation,
+        consumer: InProcessDestination,
+    ) -> Result<Self, ConnectorError> {
         let display = format!("<in-process {connector}>");
         let log = Arc::new(ConnectorLog::open(connector));
         let spawn_err = |source| ConnectorError::Spawn {
@@ -431,10 +471,22 @@ impl ConnectorProcess {
             source,
         };
         let (pipe_reader, mut pipe_writer) = io::pipe().map_err(spawn_err)?;
+        let (mut input_reader, input_writer) = io::pipe().map_err(spawn_err)?;
+        let stdin = invocation.stdin.take();
+        let mut caller_stdin = None;
+        match stdin {
+            None => drop(input_writer),
+            Some(crate::StdinSource::Pipe) => {
+                caller_stdin = Some(ConnectorStdin::new(input_writer))
+            }
+            Some(source) => {
+                spawn_stdin_pump(input_writer, source).map_err(spawn_err)?;
+            }
+        }
         let handle = std::thread::Builder::new()
             .name(format!("in-process-{connector}"))
             .spawn(move || {
-                let result = producer(&mut pipe_writer);
+                let result = consumer(&mut input_reader, &mut pipe_writer);
                 let _ = pipe_writer.flush();
                 result
             })
@@ -451,6 +503,7 @@ impl ConnectorProcess {
                 handle: Some(handle),
             },
         );
+        process.stdin = caller_stdin;
         process.rx = Some(rx);
         process.spare_tx = spare_tx;
         process.reader = Some(spawn_reader(pipe_reader, tx, spare_rx).map_err(spawn_err)?);
@@ -489,6 +542,10 @@ impl ConnectorProcess {
             finished: false,
             stopped_early: false,
             stopped_by_us: false,
+            stdin: None,
+            input_probe: None,
+            unread_input: None,
+            reaped: Arc::new(Mutex::new(false)),
         }
     }
 }
@@ -537,6 +594,25 @@ impl ConnectorProcess {
         self.grace = grace;
     }
 
+    /// The write end of the connector's stdin, once, when it was started with
+    /// [`crate::StdinSource::Pipe`]. Write the input from another thread than the one that
+    /// consumes the output, and drop it to close the input.
+    pub fn take_stdin(&mut self) -> Option<ConnectorStdin> {
+        self.stdin.take()
+    }
+
+    /// A handle that stops this connector from another thread.
+    pub fn stop_handle(&self) -> StopHandle {
+        StopHandle {
+            pid: match &self.backend {
+                Backend::Child { pid, .. } => Some(*pid),
+                Backend::InProcess { .. } => None,
+            },
+            reaped: Arc::clone(&self.reaped),
+            grace: self.grace,
+        }
+    }
+
     /// Reads all output, handing each message to `f`. RECORDs arrive unparsed.
     ///
     /// LOG messages and lines that are not protocol messages go to the log file and are
@@ -547,10 +623,21 @@ impl ConnectorProcess {
     ///
     /// At the end, a non-zero exit (other than our own stop) or a TRACE ERROR is
     /// [`ConnectorError::Failed`], converted into `E`.
-    pub fn for_each<E, F>(mut self, mut f: F) -> Result<RunSummary, E>
+    pub fn for_each<E, F>(self, mut f: F) -> Result<RunSummary, E>
     where
         E: From<ConnectorError>,
         F: FnMut(Decoded<'_>) -> Result<Flow, E>,
+    {
+        self.for_each_line(|_, decoded| f(decoded))
+    }
+
+    /// As [`ConnectorProcess::for_each`], with each message's line as the connector wrote it
+    /// (without its newline): a sync passes records on to a destination as they are, without
+    /// serializing them again.
+    pub fn for_each_line<E, F>(mut self, mut f: F) -> Result<RunSummary, E>
+    where
+        E: From<ConnectorError>,
+        F: FnMut(&[u8], Decoded<'_>) -> Result<Flow, E>,
     {
         // The members of each record's `data`, found by the decoder (reused across lines).
         let mut members = Vec::new();
@@ -567,7 +654,7 @@ impl ConnectorProcess {
                 let Some(decoded) = self.handle_line(line, &mut members) else {
                     continue;
                 };
-                match f(decoded) {
+                match f(line, decoded) {
                     Ok(Flow::Continue) => {}
                     Ok(Flow::Stop) => {
                         stop = true;
@@ -728,10 +815,14 @@ impl ConnectorProcess {
                 }
                 // Whatever the connector left running in its group would hold our pipes open.
                 signal_group(pid, libc::SIGKILL);
+                let mut reaped = self.reaped.lock().unwrap_or_else(PoisonError::into_inner);
                 self.exit = child.wait().ok().map(|s| ExitInfo {
                     code: s.code(),
                     signal: s.signal(),
                 });
+                *reaped = true;
+                drop(reaped);
+                self.close_input_probe();
             }
             Backend::InProcess { handle } => {
                 let result = handle.take().map(|h| h.join());
@@ -784,10 +875,14 @@ impl ConnectorProcess {
                     }
                 }
                 signal_group(pid, libc::SIGKILL);
+                let mut reaped = self.reaped.lock().unwrap_or_else(PoisonError::into_inner);
                 self.exit = child.wait().ok().map(|s| ExitInfo {
                     code: s.code(),
                     signal: s.signal(),
                 });
+                *reaped = true;
+                drop(reaped);
+                self.close_input_probe();
             }
             Backend::InProcess { handle } => {
                 // The producer's next write fails once the reader is gone; it is not joined, as
@@ -805,6 +900,14 @@ impl ConnectorProcess {
             w.join_within(wait);
         }
         self.cleanup();
+    }
+
+    /// Notes what the child left unread of its input and closes our read end, so that a
+    /// writer still blocked on the pipe gets EPIPE.
+    fn close_input_probe(&mut self) {
+        if let Some(probe) = self.input_probe.take() {
+            self.unread_input = probe.unread_bytes();
+        }
     }
 
     fn cleanup(&mut self) {
@@ -830,6 +933,7 @@ impl ConnectorProcess {
             stopped_early: self.stopped_early,
             exit: self.exit,
             log_file: self.log.path().cloned(),
+            unread_input_bytes: self.unread_input,
         }
     }
 

@@ -1,6 +1,8 @@
 //! Python connectors installed from PyPI into their own virtualenv (uv, or venv + pip).
 
 use std::ffi::OsStr;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -66,6 +68,15 @@ fn redact_credentials(arg: &str) -> String {
     arg.to_string()
 }
 
+/// Override requirements as text for logs and errors, credentials hidden.
+fn shown_overrides(overrides: &[String]) -> String {
+    overrides
+        .iter()
+        .map(|o| redact_credentials(o))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// A command as text for logs and errors, credentials hidden.
 fn shown(command: &Command) -> String {
     let mut parts = vec![command.get_program().to_string_lossy().into_owned()];
@@ -77,13 +88,19 @@ fn shown(command: &Command) -> String {
     parts.join(" ")
 }
 
-/// A Python connector in `<install root>/.venv-<name>`, run as `<venv>/bin/<name>`.
+/// The file in the venv that records the override requirements it was installed with.
+const OVERRIDES_RECORD: &str = "airbyte-rs-overrides.txt";
+
+/// A Python connector in `<install root>/.venv-<name>`, run as `<venv>/bin/<name>`, or as
+/// `<venv>/bin/airbyte-<name>` when the package names its console script after itself (as
+/// `airbyte-destination-ailake` does) and there is no `bin/<name>`.
 #[derive(Debug, Clone)]
 pub struct VenvExecutor {
     name: String,
     package: String,
     pip_url: Option<String>,
     version: Option<String>,
+    overrides: Vec<String>,
     install_root: PathBuf,
     use_python: Option<String>,
     installer: Installer,
@@ -99,6 +116,7 @@ impl VenvExecutor {
             package: format!("airbyte-{name}"),
             pip_url: None,
             version: None,
+            overrides: Vec::new(),
             install_root: default_install_root(),
             use_python: None,
             installer: Installer::from_env(),
@@ -116,6 +134,28 @@ impl VenvExecutor {
     pub fn with_version(mut self, version: impl Into<String>) -> Self {
         self.version = Some(version.into());
         self
+    }
+
+    /// Requirement lines that replace whatever the packages themselves ask for, given to uv as
+    /// an override file (`uv pip install --override <file>`; uv's own format, one requirement a
+    /// line, e.g. `airbyte-cdk[vector-db-based]>=7.3.9,<8`). This installs packages whose
+    /// published pins cannot be satisfied (airbyte-destination-pgvector 0.1.13).
+    ///
+    /// The venv records the overrides it was installed with (`airbyte-rs-overrides.txt`):
+    /// `ensure_installation` reinstalls when they differ. Only uv has overrides: with the pip
+    /// installer, installing fails with [`ConnectorError::InvalidOptions`].
+    pub fn with_overrides(mut self, requirements: Vec<String>) -> Self {
+        self.overrides = requirements
+            .into_iter()
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty())
+            .collect();
+        self
+    }
+
+    /// The override requirements given to uv (see [`Self::with_overrides`]).
+    pub fn overrides(&self) -> &[String] {
+        &self.overrides
     }
 
     /// The dir in which `.venv-<name>` is made.
@@ -153,9 +193,113 @@ impl VenvExecutor {
         self.install_root.join(format!(".venv-{}", self.name))
     }
 
-    /// `<venv>/bin/<name>`.
+    /// The executables looked for, in order: `<venv>/bin/<name>`, then
+    /// `<venv>/bin/airbyte-<name>` (unless the name already starts with `airbyte-`).
+    pub fn executable_candidates(&self) -> Vec<PathBuf> {
+        let bin = self.venv_path().join("bin");
+        let mut candidates = vec![bin.join(&self.name)];
+        if !self.name.starts_with("airbyte-") {
+            candidates.push(bin.join(format!("airbyte-{}", self.name)));
+        }
+        candidates
+    }
+
+    /// The connector's executable: the first of [`Self::executable_candidates`] that exists,
+    /// else (nothing installed yet) `<venv>/bin/<name>`.
     pub fn executable_path(&self) -> PathBuf {
-        self.venv_path().join("bin").join(&self.name)
+        let mut candidates = self.executable_candidates();
+        match candidates.iter().position(|c| c.exists()) {
+            Some(i) => candidates.swap_remove(i),
+            None => candidates.swap_remove(0),
+        }
+    }
+
+    /// The executable when one of the candidates exists.
+    fn found_executable(&self) -> Option<PathBuf> {
+        self.executable_candidates()
+            .into_iter()
+            .find(|c| c.exists())
+    }
+
+    /// Why no executable was found: what was looked for, and what in `bin/` looks like a
+    /// connector (so a user can see the name the package really installed).
+    fn missing_executable_detail(&self) -> String {
+        let bin = self.venv_path().join("bin");
+        let looked_for: Vec<String> = self
+            .executable_candidates()
+            .iter()
+            .filter_map(|c| c.file_name().map(|n| format!("`{}`", n.to_string_lossy())))
+            .collect();
+        let mut found: Vec<String> = std::fs::read_dir(&bin)
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.contains("source-") || n.contains("destination-"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        found.sort();
+        let holds = if !bin.is_dir() {
+            "that directory does not exist".to_string()
+        } else if found.is_empty() {
+            "it holds nothing named like a connector (`source-*`, `destination-*`)".to_string()
+        } else {
+            format!(
+                "it holds {}",
+                found
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        format!(
+            "looked for {} in {}; {holds}. If the package names its executable differently, run \
+             that file as a local executable",
+            looked_for.join(" and "),
+            bin.display()
+        )
+    }
+
+    /// Where the override file given to uv is written (beside the record, so it can be renamed
+    /// over it).
+    fn pending_overrides_path(&self) -> PathBuf {
+        self.venv_path().join(format!("{OVERRIDES_RECORD}.pending"))
+    }
+
+    /// After a successful install: the pending override file becomes the record (none when
+    /// there are no overrides), so a failed install never looks like one done with them.
+    fn record_overrides(&self) {
+        let record = self.venv_path().join(OVERRIDES_RECORD);
+        let outcome = if self.overrides.is_empty() {
+            match std::fs::remove_file(&record) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                other => other,
+            }
+        } else {
+            std::fs::rename(self.pending_overrides_path(), &record)
+        };
+        if let Err(e) = outcome {
+            tracing::warn!(
+                connector = %self.name,
+                "could not record the overrides in {}: {e}; the next check will reinstall",
+                record.display()
+            );
+        }
+    }
+
+    /// The overrides the venv was installed with (empty when it records none).
+    fn recorded_overrides(&self) -> Vec<String> {
+        std::fs::read_to_string(self.venv_path().join(OVERRIDES_RECORD))
+            .map(|text| {
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     fn venv_python(&self) -> PathBuf {
@@ -293,6 +437,17 @@ impl VenvExecutor {
     /// packages that are already there (to repair a venv whose executable went missing).
     fn install_with(&self, force: bool) -> Result<(), ConnectorError> {
         let requirements = self.requirements()?;
+        if self.installer == Installer::Pip && !self.overrides.is_empty() {
+            return Err(ConnectorError::InvalidOptions {
+                connector: self.name.clone(),
+                message: format!(
+                    "pip overrides ({}) need uv, but the pip installer was chosen \
+                     (AIRBYTE_NO_UV is set, or Installer::Pip): pip has no override files. \
+                     Unset AIRBYTE_NO_UV to install with uv, or drop the overrides.",
+                    shown_overrides(&self.overrides)
+                ),
+            });
+        }
         let venv = self.venv_path();
         let created_here = !venv.exists();
         if let Err(e) = std::fs::create_dir_all(&self.install_root) {
@@ -305,6 +460,9 @@ impl VenvExecutor {
             });
         }
         let result = self.install_inner(&venv, &requirements, force);
+        if result.is_ok() {
+            self.record_overrides();
+        }
         if result.is_err() && created_here {
             // Do not leave a half-made venv that would look installed next time.
             let _ = std::fs::remove_dir_all(&venv);
@@ -337,8 +495,34 @@ impl VenvExecutor {
                 if force {
                     cmd.arg("--reinstall");
                 }
+                let pending = self.pending_overrides_path();
+                if !self.overrides.is_empty() {
+                    let text = self.overrides.join("\n") + "\n";
+                    // 0600: an override may be a URL with a token in it.
+                    let written = std::fs::OpenOptions::new()
+                        .write(true)
+                        .create(true)
+                        .truncate(true)
+                        .mode(0o600)
+                        .open(&pending)
+                        .and_then(|mut f| f.write_all(text.as_bytes()));
+                    if let Err(e) = written {
+                        return Err(ConnectorError::InstallFailed {
+                            connector: self.name.clone(),
+                            command: format!("write {}", pending.display()),
+                            status: format!("failed: {e}"),
+                            stderr_tail: String::new(),
+                            hint: "Check that the venv directory is writable and not full.".into(),
+                        });
+                    }
+                    cmd.arg("--override").arg(&pending);
+                }
                 cmd.args(requirements);
-                self.run_step(cmd, hint)
+                let result = self.run_step(cmd, hint);
+                if result.is_err() {
+                    let _ = std::fs::remove_file(&pending);
+                }
+                result
             }
             Installer::Pip => {
                 if !python.exists() {
@@ -367,24 +551,27 @@ impl Executor for VenvExecutor {
     }
 
     fn execute(&self, invocation: Invocation) -> Result<ConnectorProcess, ConnectorError> {
-        let exe = self.executable_path();
-        if !exe.exists() {
+        let Some(exe) = self.found_executable() else {
             return Err(ConnectorError::NotInstalled {
                 connector: self.name.clone(),
-                detail: format!("{} does not exist", exe.display()),
+                detail: self.missing_executable_detail(),
             });
-        }
+        };
         check_executable(&self.name, &exe)?;
         execute_program(&self.name, &exe, &self.env, invocation)
     }
 
     fn ensure_installation(&self, auto_fix: bool) -> Result<(), ConnectorError> {
-        let exe = self.executable_path();
-        if !self.venv_python().exists() || !exe.exists() {
+        if !self.venv_python().exists() || self.found_executable().is_none() {
             if !auto_fix {
+                let detail = if self.venv_python().exists() {
+                    self.missing_executable_detail()
+                } else {
+                    format!("{} does not exist", self.venv_path().display())
+                };
                 return Err(ConnectorError::NotInstalled {
                     connector: self.name.clone(),
-                    detail: format!("{} does not exist", exe.display()),
+                    detail,
                 });
             }
             // A venv without the executable is broken: reinstall over it.
@@ -412,18 +599,43 @@ impl Executor for VenvExecutor {
                 }
             }
         }
-        if !exe.exists() {
+        let recorded = self.recorded_overrides();
+        if recorded != self.overrides {
+            let describe = |o: &[String]| {
+                if o.is_empty() {
+                    "none".to_string()
+                } else {
+                    shown_overrides(o)
+                }
+            };
+            if !auto_fix {
+                return Err(ConnectorError::NotInstalled {
+                    connector: self.name.clone(),
+                    detail: format!(
+                        "{} was installed with overrides {}, but overrides {} were requested",
+                        self.venv_path().display(),
+                        describe(&recorded),
+                        describe(&self.overrides)
+                    ),
+                });
+            }
+            tracing::info!(
+                connector = %self.name,
+                "installed with overrides {}, {} requested; reinstalling",
+                describe(&recorded),
+                describe(&self.overrides)
+            );
+            self.install()?;
+        }
+        let Some(exe) = self.found_executable() else {
             return Err(ConnectorError::NotInstalled {
                 connector: self.name.clone(),
                 detail: format!(
-                    "the package was installed but provides no `{}` executable in {}",
-                    self.name,
-                    exe.parent()
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default()
+                    "the package was installed but provides no executable: {}",
+                    self.missing_executable_detail()
                 ),
             });
-        }
+        };
         check_executable(&self.name, &exe)
     }
 
@@ -507,6 +719,144 @@ mod tests {
             "airbyte-source-x==1"
         );
         assert_eq!(redact_credentials("https://host/p@x"), "https://host/p@x");
+    }
+
+    /// A venv layout without Python packages: `bin/python` and the given executables.
+    fn fake_venv(root: &Path, name: &str, executables: &[&str]) -> VenvExecutor {
+        use std::os::unix::fs::PermissionsExt;
+        let exec = VenvExecutor::new(name).with_install_root(root);
+        let bin = exec.venv_path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        for file in executables.iter().chain(&["python"]) {
+            let path = bin.join(file);
+            std::fs::write(&path, "#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        exec
+    }
+
+    #[test]
+    fn executable_falls_back_to_the_airbyte_prefixed_script() {
+        let root = tempfile::tempdir().unwrap();
+        let exec = fake_venv(
+            root.path(),
+            "destination-ailake",
+            &["airbyte-destination-ailake", "airbyte-cdk"],
+        );
+        let bin = exec.venv_path().join("bin");
+        assert_eq!(
+            exec.executable_candidates(),
+            [
+                bin.join("destination-ailake"),
+                bin.join("airbyte-destination-ailake")
+            ]
+        );
+        assert_eq!(
+            exec.executable_path(),
+            bin.join("airbyte-destination-ailake")
+        );
+        exec.ensure_installation(false).unwrap();
+        assert!(exec.describe().ends_with("bin/airbyte-destination-ailake"));
+
+        // `bin/<name>` wins when both exist, as in PyAirbyte.
+        let both = fake_venv(
+            root.path(),
+            "destination-both",
+            &["destination-both", "airbyte-destination-both"],
+        );
+        assert_eq!(
+            both.executable_path(),
+            both.venv_path().join("bin/destination-both")
+        );
+
+        // A name that already starts with `airbyte-` is looked for once.
+        let prefixed = VenvExecutor::new("airbyte-x").with_install_root(root.path());
+        assert_eq!(prefixed.executable_candidates().len(), 1);
+    }
+
+    #[test]
+    fn a_missing_executable_error_lists_what_was_looked_for_and_what_is_there() {
+        let root = tempfile::tempdir().unwrap();
+        let exec = fake_venv(
+            root.path(),
+            "destination-x",
+            &["x-destination-runner", "source-declarative-manifest", "pip"],
+        );
+        // Nothing to run: the path reported is still the primary one.
+        assert_eq!(
+            exec.executable_path(),
+            exec.venv_path().join("bin/destination-x")
+        );
+        let err = exec.ensure_installation(false).unwrap_err();
+        let ConnectorError::NotInstalled { detail, .. } = &err else {
+            panic!("{err:?}")
+        };
+        for wanted in [
+            "`destination-x`",
+            "`airbyte-destination-x`",
+            "`source-declarative-manifest`",
+            "`x-destination-runner`",
+        ] {
+            assert!(detail.contains(wanted), "{wanted} in {err}");
+        }
+        assert!(!detail.contains("`pip`"), "{err}");
+        let Err(err) = exec.execute(Invocation::spec()) else {
+            panic!("executed without an executable")
+        };
+        assert!(err.to_string().contains("`airbyte-destination-x`"), "{err}");
+
+        // No venv at all: says so.
+        let none = VenvExecutor::new("destination-y").with_install_root(root.path());
+        let err = none.ensure_installation(false).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(".venv-destination-y does not exist"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn overrides_need_uv() {
+        let root = tempfile::tempdir().unwrap();
+        let exec = VenvExecutor::new("destination-x")
+            .with_install_root(root.path().join("root"))
+            .with_installer(Installer::Pip)
+            .with_overrides(vec![
+                "pandas<2.2".into(),
+                " ".into(),
+                "x @ git+https://user:tok@example.com/x.git".into(),
+            ]);
+        assert_eq!(
+            exec.overrides(),
+            ["pandas<2.2", "x @ git+https://user:tok@example.com/x.git"]
+        );
+        let err = exec.ensure_installation(true).unwrap_err();
+        let ConnectorError::InvalidOptions { message, .. } = &err else {
+            panic!("{err:?}")
+        };
+        assert!(message.contains("need uv"), "{err}");
+        assert!(message.contains("pandas<2.2"), "{err}");
+        assert!(!message.contains("tok"), "credentials hidden: {err}");
+        assert!(!root.path().join("root").exists(), "nothing was made");
+    }
+
+    #[test]
+    fn overrides_other_than_the_recorded_ones_mean_not_installed() {
+        let root = tempfile::tempdir().unwrap();
+        let exec = fake_venv(root.path(), "destination-x", &["destination-x"]);
+        exec.ensure_installation(false).unwrap();
+        let wanted = exec.clone().with_overrides(vec!["numpy<2".into()]);
+        let err = wanted.ensure_installation(false).unwrap_err();
+        let ConnectorError::NotInstalled { detail, .. } = &err else {
+            panic!("{err:?}")
+        };
+        assert!(
+            detail.contains("installed with overrides none, but overrides numpy<2 were requested"),
+            "{err}"
+        );
+        std::fs::write(exec.venv_path().join(OVERRIDES_RECORD), "numpy<2\n").unwrap();
+        wanted.ensure_installation(false).unwrap();
+        assert!(exec.ensure_installation(false).is_err());
     }
 
     #[test]

@@ -54,8 +54,14 @@ pub struct Args {
     #[arg(long, value_name = "FILE.duckdb", conflicts_with = "destination")]
     cache: Option<PathBuf>,
     /// `none`: no cache; decode every message and drop it (measures the read path alone).
-    #[arg(long, value_name = "none")]
+    /// `noop`: the built-in no-op destination, a second process fed through a pipe; or any
+    /// destination connector (name or path), written to straight from the source (no cache,
+    /// no state, as `pyab benchmark`).
+    #[arg(long, value_name = "none|noop|DST")]
     destination: Option<String>,
+    /// The destination's config (with --destination DST): a JSON/YAML file or inline JSON/YAML.
+    #[arg(long, value_name = "CONFIG")]
+    destination_config: Option<String>,
     /// The source's config: a JSON/YAML file or inline JSON/YAML starting with `{`. For the
     /// built-in source: `{"num_records": N, "seed": S}` (--num-records wins).
     #[arg(long, short = 'c', value_name = "CONFIG")]
@@ -103,7 +109,7 @@ pub fn parse_count(text: &str) -> std::result::Result<u64, String> {
 struct Measurement {
     source: String,
     builtin: bool,
-    destination: &'static str,
+    destination: String,
     cache: Option<PathBuf>,
     cache_kept: bool,
     write_strategy: Option<String>,
@@ -174,17 +180,21 @@ impl Measurement {
     }
 
     fn print(&self, memory: &Memory) {
-        let target = match (&self.cache, self.destination) {
+        let target = match (&self.cache, self.destination.as_str()) {
+            (None, "none") => "no destination (decode only)".to_string(),
+            (None, dest) => format!("destination {dest} (no cache, straight through)"),
             (Some(path), _) => format!(
                 "DuckDB {}{} (write strategy {})",
                 path.display(),
                 if self.cache_kept { "" } else { ", temporary" },
                 self.write_strategy.as_deref().unwrap_or("auto")
             ),
-            (None, _) => "no destination (decode only)".to_string(),
         };
         eprintln!("Benchmark: {} -> {target}", self.source);
         let rows = match self.cache_rows {
+            Some(n) if self.cache.is_none() => {
+                format!(" (committed by the destination: {})", thousands(n))
+            }
             Some(n) => format!(" (rows in the cache: {})", thousands(n)),
             None => String::new(),
         };
@@ -382,27 +392,30 @@ fn round3(x: f64) -> f64 {
 /// Runs `abrs benchmark`.
 pub fn run(args: Args) -> Result<()> {
     let started = Instant::now();
-    let null_sink = match args.destination.as_deref() {
-        None => false,
-        Some(d) if d.eq_ignore_ascii_case("none") => true,
-        Some(d) => {
-            return Err(ab::Error::input(
-                format!("`--destination {d}` is not supported by abrs benchmark"),
-                "use `--destination none` to measure the read path without a cache, or leave \
-                 it out to load into DuckDB (destination connectors are not supported yet)",
-            )
-            .into());
-        }
-    };
     let strategy = parse_write_strategy(&args.write_strategy)?;
     let mut source = make_source(&args)?;
     select_streams(&mut source, &args.streams)?;
     let builtin = args.source.is_none();
+    let target = match args.destination.as_deref() {
+        None => None,
+        Some(d) if d.eq_ignore_ascii_case("none") => Some(None),
+        Some(d) => {
+            let config = match &args.destination_config {
+                Some(text) => Some(ab::config::load_config(text)?),
+                None => None,
+            };
+            Some(Some(crate::connector_args::destination(
+                d,
+                config,
+                ab::DestinationOptions::default(),
+            )?))
+        }
+    };
     let watcher = ChildMemoryWatcher::start();
-    let mut m = if null_sink {
-        read_to_null(&source, started)?
-    } else {
-        read_to_cache(&source, &args, strategy, started)?
+    let mut m = match target {
+        Some(None) => read_to_null(&source, started)?,
+        Some(Some(destination)) => write_to_destination(&source, &destination, strategy, started)?,
+        None => read_to_cache(&source, &args, strategy, started)?,
     };
     m.builtin = builtin;
     let memory = Memory::now(watcher.finish());
@@ -565,7 +578,7 @@ fn read_to_cache(
     let measurement = Measurement {
         source: source.name().to_string(),
         builtin: false,
-        destination: "duckdb",
+        destination: "duckdb".to_string(),
         cache: Some(path),
         cache_kept: temp_dir.is_none(),
         write_strategy: Some(args.write_strategy.clone()),
@@ -586,6 +599,64 @@ fn read_to_cache(
     drop(result);
     drop(temp_dir);
     Ok(measurement)
+}
+
+/// A write straight from the source to a destination, as `pyab benchmark --destination`: no
+/// cache, no state, every record.
+fn write_to_destination(
+    source: &ab::Source,
+    destination: &ab::Destination,
+    strategy: ab::WriteStrategy,
+    started: Instant,
+) -> Result<Measurement> {
+    let progress = Arc::new(Mutex::new(Progress::new()));
+    let on_progress: ab::WriteProgressCallback = Arc::new(move |p: &ab::WriteProgress| {
+        if !p.finished {
+            progress
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .tick(p.records_sent, p.elapsed);
+        }
+    });
+    let result = destination.write(
+        source,
+        ab::WriteOptions {
+            cache: ab::CacheChoice::None,
+            state_cache: ab::CacheChoice::None,
+            write_strategy: strategy,
+            force_full_refresh: true,
+            on_progress: Some(on_progress),
+            ..Default::default()
+        },
+    )?;
+    let total = started.elapsed();
+    let read = result.elapsed();
+    let states = result.streams().values().map(|s| s.states_confirmed).sum();
+    Ok(Measurement {
+        source: source.name().to_string(),
+        builtin: false,
+        destination: destination.name().to_string(),
+        cache: None,
+        cache_kept: false,
+        write_strategy: Some(strategy.to_string()),
+        streams: result
+            .streams()
+            .iter()
+            .map(|(name, s)| (name.clone(), s.records_sent))
+            .collect(),
+        records: result.processed_records(),
+        cache_rows: result.committed_records(),
+        states,
+        commits: None,
+        bytes: 0,
+        unparsable_lines: 0,
+        read,
+        total,
+        setup: total.saturating_sub(read),
+        connector: read,
+        finish: None,
+        load: None,
+    })
 }
 
 /// Records per stream, remembering the last stream so a run of one stream costs one compare.
@@ -652,7 +723,7 @@ fn read_to_null(source: &ab::Source, started: Instant) -> Result<Measurement> {
     Ok(Measurement {
         source: source.name().to_string(),
         builtin: false,
-        destination: "none",
+        destination: "none".to_string(),
         cache: None,
         cache_kept: false,
         write_strategy: None,

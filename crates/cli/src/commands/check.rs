@@ -16,7 +16,7 @@ pub struct Args {
 /// Runs `abrs check`: exit 0 when the connector answers SUCCEEDED, 1 when FAILED.
 pub fn run(args: Args) -> Result<()> {
     let config = args.config.load()?;
-    let source = args.connector.source(Some(config))?;
+    let source = args.connector.connector(Some(config))?;
     source.check()?;
     println!("Connection check succeeded for `{}`.", source.name());
     Ok(())

@@ -13,7 +13,7 @@ pub struct Args {
 
 /// Runs `abrs install`: installs the connector if it is missing (or at the wrong version).
 pub fn run(args: Args) -> Result<()> {
-    let source = args.connector.source(None)?;
+    let source = args.connector.connector(None)?;
     let version = source
         .connector_version()
         .map(|v| format!(" (version {v})"))
@@ -21,7 +21,7 @@ pub fn run(args: Args) -> Result<()> {
     println!(
         "Connector `{}` is installed{version}: {}",
         source.name(),
-        source.executor().describe()
+        source.describe()
     );
     Ok(())
 }

@@ -40,7 +40,7 @@ pub struct Args {
 
 /// Runs `abrs spec`.
 pub fn run(args: Args) -> Result<()> {
-    let source = args.connector.source(None)?;
+    let source = args.connector.connector(None)?;
     let format = ab::SpecFormat::from(args.format);
     let text = if args.config_only {
         format.render(source.config_spec()?)?

@@ -25,7 +25,7 @@ pub fn run(args: Args) -> Result<()> {
         connector: args.connector,
         run: args.run,
     };
-    let mut source = connector.source(None)?;
+    let mut source = connector.connector(None)?;
     eprint!("{}", ab::SpecFormat::Yaml.render(source.spec()?)?);
     let Some(config_arg) = args.config else {
         return Ok(());
