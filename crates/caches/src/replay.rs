@@ -41,6 +41,9 @@ pub struct ReplayOptions {
     /// Only rows whose `_airbyte_raw_id` sorts after this one (the
     /// [`crate::DestinationStreamProgress::replayed_through`] of the last write); `None`: all.
     pub after_raw_id: Option<String>,
+    /// The namespace each record carries (the configured stream's): the cache does not store
+    /// it, and a destination matches records to its catalog by name and namespace.
+    pub namespace: Option<String>,
 }
 
 /// What a replay sent.
@@ -107,7 +110,7 @@ impl DuckDbCache {
         options: &ReplayOptions,
         out: &mut dyn Write,
     ) -> Result<ReplaySummary> {
-        let plan = self.replay_plan(stream)?;
+        let plan = self.replay_plan(stream, options)?;
         let (conn, _instance) = self.new_connection()?;
         let params: Vec<String> = options.after_raw_id.iter().cloned().collect();
         let sql = plan.sql(!params.is_empty());
@@ -148,7 +151,7 @@ impl DuckDbCache {
     }
 
     /// Finds the stream's table, its original name and schema, and maps columns to fields.
-    fn replay_plan(&self, stream: &str) -> Result<ReplayPlan> {
+    fn replay_plan(&self, stream: &str, options: &ReplayOptions) -> Result<ReplayPlan> {
         let table = self.table_name(stream)?;
         let schema_name = self.schema_name().to_string();
         let registry_sql = format!(
@@ -224,7 +227,13 @@ impl DuckDbCache {
             select.join(", "),
             self.qualified(&table)
         );
-        let mut prefix_json = br#"{"type":"RECORD","record":{"stream":"#.to_vec();
+        let mut prefix_json = br#"{"type":"RECORD","record":{"#.to_vec();
+        if let Some(ns) = &options.namespace {
+            prefix_json.extend_from_slice(br#""namespace":"#);
+            write_json_string(&mut prefix_json, ns);
+            prefix_json.push(b',');
+        }
+        prefix_json.extend_from_slice(br#""stream":"#);
         write_json_string(&mut prefix_json, &original_name);
         Ok(ReplayPlan {
             table,

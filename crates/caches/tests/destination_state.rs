@@ -362,3 +362,75 @@ fn destination_progress_round_trip() {
         0
     );
 }
+
+/// Runs only when `ABRS_TEST_PYTHON_DUCKDB` names a Python with `duckdb==1.4.3` (PyAirbyte
+/// 0.71's), as `tests/pyairbyte_compat.rs` does.
+#[test]
+fn destination_state_tables_open_in_pyairbyte_duckdb() {
+    let Some(py) = std::env::var("ABRS_TEST_PYTHON_DUCKDB")
+        .ok()
+        .filter(|p| !p.is_empty())
+    else {
+        eprintln!("skipped: set ABRS_TEST_PYTHON_DUCKDB to a Python with duckdb==1.4.3");
+        return;
+    };
+    let run = |code: String| {
+        let out = std::process::Command::new(&py)
+            .arg("-c")
+            .arg(code)
+            .output()
+            .expect("python runs");
+        assert!(
+            out.status.success(),
+            "python failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let dir = tempfile::tempdir().unwrap();
+
+    // Ours, read by duckdb 1.4.3.
+    let path = dir.path().join("ours.duckdb");
+    let cache = DuckDbCache::new(&path);
+    let s = state(json!({"type": "STREAM", "stream": {
+        "stream_descriptor": {"name": "users"}, "stream_state": {"cursor": 1}}}));
+    cache.write_destination_state("d", "s", &s).unwrap();
+    let progress = DestinationStreamProgress {
+        generation_id: 2,
+        sync_id: 5,
+        ..Default::default()
+    };
+    cache
+        .set_destination_progress("d", "s", "users", &progress)
+        .unwrap();
+    cache.close();
+    drop(cache);
+    let got = run(format!(
+        "import duckdb; c = duckdb.connect({:?}, read_only=True); \
+         print(c.sql('select state_json from _airbyte_destination_state').fetchone()[0], \
+         c.sql('select generation_id, sync_id from _abrs_destination_streams').fetchone())",
+        path.display().to_string()
+    ));
+    assert_eq!(
+        got,
+        r#"{"type":"STREAM","stream":{"stream_descriptor":{"name":"users"},"stream_state":{"cursor":1}}} (2, 5)"#
+    );
+
+    // PyAirbyte's (its DDL and a pydantic dump, written by duckdb 1.4.3), read here.
+    let path = dir.path().join("theirs.duckdb");
+    run(format!(
+        r#"import duckdb; c = duckdb.connect({:?})
+c.execute("CREATE TABLE _airbyte_destination_state (destination_name VARCHAR NOT NULL, source_name VARCHAR NOT NULL, stream_name VARCHAR NOT NULL, state_json VARCHAR, last_updated TIMESTAMP WITH TIME ZONE, PRIMARY KEY (destination_name, source_name, stream_name))")
+c.execute("""INSERT INTO _airbyte_destination_state VALUES ('destination-pgvector', 'source-faker', 'users', '{{"type":"STREAM","stream":{{"stream_descriptor":{{"name":"users","namespace":null}},"stream_state":{{"cursor":4}}}},"global_":null,"data":null,"sourceStats":null,"destinationStats":{{"recordCount":2.0}}}}', now())""")
+c.close()"#,
+        path.display().to_string()
+    ));
+    let cache = DuckDbCache::new(&path);
+    let provider = cache
+        .get_destination_state_provider("destination-pgvector", "source-faker")
+        .unwrap();
+    assert_eq!(
+        provider.get_stream_state("users"),
+        Some(&json!({"cursor": 4}))
+    );
+}

@@ -20,6 +20,7 @@ fn replay(cache: &DuckDbCache, stream: &str, after: Option<&str>) -> (ReplaySumm
     let mut out = Vec::new();
     let options = ReplayOptions {
         after_raw_id: after.map(str::to_string),
+        ..Default::default()
     };
     let summary = cache.replay_stream(stream, &options, &mut out).unwrap();
     assert_eq!(summary.bytes, out.len() as u64);
@@ -466,4 +467,42 @@ fn replay_rate_100k_rows() {
         );
         assert_eq!(s.records, n as u64);
     }
+}
+
+#[test]
+fn replay_of_a_table_pyairbyte_wrote() {
+    // PyAirbyte 0.71's layout: DECIMAL(38,9) numbers, naive TIMESTAMPs, `{}` meta, the cache
+    // class as source name, and the JSON schema as catalog metadata.
+    let (_d, cache) = temp_cache();
+    let schema = json!({"type": "object", "properties": {
+        "Id": {"type": "integer"}, "Score": {"type": "number"}, "o": {"type": "object"},
+        "updated_at": {"type": "string", "format": "date-time"}}});
+    cache
+        .execute(&format!(
+            "CREATE TABLE users (id BIGINT, score DECIMAL(38,9), o JSON, updated_at TIMESTAMP, \
+             _airbyte_raw_id VARCHAR, _airbyte_extracted_at TIMESTAMP, _airbyte_meta JSON);
+             INSERT INTO users VALUES
+               (1, 0.25, '{{\"k\": [1, 2]}}', '2024-01-01 00:00:01', '0190a1b2-0000-7000-8000-000000000002',
+                '2023-11-14 22:13:20.001', '{{}}'),
+               (2, 7, NULL, NULL, '0190a1b2-0000-7000-8000-000000000001',
+                '2023-11-14 22:13:20.002', '{{}}');
+             INSERT INTO _airbyte_streams VALUES ('Users', 'DuckDBCache', 'Users', '{}');",
+            schema.to_string().replace('\'', "''")
+        ))
+        .unwrap();
+    let (summary, rows) = replay(&cache, "Users", None);
+    assert_eq!(summary.table, "users");
+    assert_eq!(
+        summary.max_raw_id.as_deref(),
+        Some("0190a1b2-0000-7000-8000-000000000002")
+    );
+    let got: Vec<&Value> = rows.iter().map(|r| &r["record"]).collect();
+    assert_eq!(
+        got,
+        [
+            &json!({"stream": "Users", "data": {"Id": 2, "Score": 7}, "emitted_at": 1_700_000_000_002i64}),
+            &json!({"stream": "Users", "data": {"Id": 1, "Score": 0.25, "o": {"k": [1, 2]},
+                "updated_at": "2024-01-01T00:00:01"}, "emitted_at": 1_700_000_000_001i64}),
+        ]
+    );
 }

@@ -44,6 +44,9 @@ enum Command {
     /// Move a source's streams into a destination, incrementally, with the destination's
     /// confirmed state kept in the cache (as `pyab sync`, which is full refresh only).
     Sync(commands::sync::Args),
+    /// Send PyAirbyte's smoke-test scenarios to a destination and report per scenario what it
+    /// accepted (as `pyab destination-smoke-test`).
+    DestinationSmokeTest(commands::destination_smoke_test::Args),
     /// Measure a read: the built-in synthetic source (or --source) into a temporary DuckDB
     /// file, or into nothing with --destination none (as `pyab benchmark`).
     Benchmark(commands::benchmark::Args),
@@ -66,6 +69,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Read(args) => commands::read::run(args),
         Command::Query(args) => commands::query::run(args),
         Command::Sync(args) => commands::sync::run(args),
+        Command::DestinationSmokeTest(args) => commands::destination_smoke_test::run(args),
         Command::Benchmark(args) => commands::benchmark::run(args),
         Command::BenchmarkSource(args) => commands::benchmark_source::run(args),
         Command::NoopDestination(args) => commands::noop_destination::run(args),

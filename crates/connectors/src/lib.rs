@@ -42,6 +42,6 @@ pub use log::{ConnectorLog, LOG_TAIL_LINES, connector_log_path, logging_root};
 pub use ops::{check, check_with, discover, discover_with, expect_message, spec, spec_with};
 pub use process::{
     ConnectorCommand, ConnectorProcess, Flow, InProcessDestination, InProcessProducer, MessageIter,
-    RunSummary, StopHandle,
+    PassLine, RunSummary, StopHandle,
 };
 pub use venv::{Installer, VenvExecutor, default_install_root, tools_dir};

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use abrs_protocol::{
     AirbyteErrorTraceMessage, AirbyteMessage, Decoded, MemberSpan, MessageType, OrchestratorType,
-    TraceType, decode_line_with,
+    TraceType, decode_line_with, peek_record_stream,
 };
 use crossbeam_channel::{Receiver, Sender, bounded};
 
@@ -27,6 +27,15 @@ pub enum Flow {
     Continue,
     /// Stop now: the connector is stopped and the run ends without error.
     Stop,
+}
+
+/// A line of output for [`ConnectorProcess::for_each_passthrough`].
+#[derive(Debug)]
+pub enum PassLine<'a> {
+    /// A RECORD line of the usual shape: its stream; the rest of the line is not read.
+    Record(&'a str),
+    /// Any other message (a RECORD of another shape included), decoded.
+    Message(Decoded<'a>),
 }
 
 /// Counts of one run of a connector.
@@ -632,12 +641,36 @@ impl ConnectorProcess {
     }
 
     /// As [`ConnectorProcess::for_each`], with each message's line as the connector wrote it
-    /// (without its newline): a sync passes records on to a destination as they are, without
-    /// serializing them again.
-    pub fn for_each_line<E, F>(mut self, mut f: F) -> Result<RunSummary, E>
+    /// (without its newline).
+    pub fn for_each_line<E, F>(self, mut f: F) -> Result<RunSummary, E>
     where
         E: From<ConnectorError>,
         F: FnMut(&[u8], Decoded<'_>) -> Result<Flow, E>,
+    {
+        self.drive(false, |line, passed| match passed {
+            PassLine::Message(decoded) => f(line, decoded),
+            // Not produced without peeking.
+            PassLine::Record(_) => Ok(Flow::Continue),
+        })
+    }
+
+    /// Reads all output to pass it on unchanged (a sync straight into a destination): RECORD
+    /// lines of the usual shape (`{"type":"RECORD","record":{"stream":…`) arrive as
+    /// [`PassLine::Record`] with their stream name only, their `data` neither parsed nor
+    /// validated; every other line is handled as in [`ConnectorProcess::for_each`] (LOGs and
+    /// junk logged, TRACE ERROR remembered, CONTROL config callback) and arrives decoded.
+    pub fn for_each_passthrough<E, F>(self, f: F) -> Result<RunSummary, E>
+    where
+        E: From<ConnectorError>,
+        F: FnMut(&[u8], PassLine<'_>) -> Result<Flow, E>,
+    {
+        self.drive(true, f)
+    }
+
+    fn drive<E, F>(mut self, peek: bool, mut f: F) -> Result<RunSummary, E>
+    where
+        E: From<ConnectorError>,
+        F: FnMut(&[u8], PassLine<'_>) -> Result<Flow, E>,
     {
         // The members of each record's `data`, found by the decoder (reused across lines).
         let mut members = Vec::new();
@@ -651,10 +684,17 @@ impl ConnectorProcess {
             };
             let mut stop = false;
             for line in lines(&chunk) {
-                let Some(decoded) = self.handle_line(line, &mut members) else {
-                    continue;
+                let passed = match peek.then(|| peek_record_stream(line)).flatten() {
+                    Some(stream) => {
+                        self.records += 1;
+                        PassLine::Record(stream)
+                    }
+                    None => match self.handle_line(line, &mut members) {
+                        Some(decoded) => PassLine::Message(decoded),
+                        None => continue,
+                    },
                 };
-                match f(line, decoded) {
+                match f(line, passed) {
                     Ok(Flow::Continue) => {}
                     Ok(Flow::Stop) => {
                         stop = true;

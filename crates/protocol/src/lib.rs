@@ -13,6 +13,7 @@ mod decode;
 mod enums;
 mod envelope_scan;
 mod messages;
+mod record_peek;
 
 pub use decode::{
     DecodeError, Decoded, MemberSpan, RecordRef, decode_line, decode_line_with, decode_message,
@@ -24,6 +25,7 @@ pub use enums::*;
 #[doc(hidden)]
 pub use envelope_scan::{scan_record, scan_record_with};
 pub use messages::*;
+pub use record_peek::peek_record_stream;
 
 /// Re-exported so that users of [`RecordRef`] need not depend on serde_json themselves.
 pub use serde_json::value::RawValue;

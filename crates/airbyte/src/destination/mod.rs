@@ -9,9 +9,13 @@
 //! destination has not confirmed yet (see [`write`]).
 
 mod catalog;
+mod confirm;
 mod echo;
+mod feed;
 mod joined_state;
 pub mod noop;
+mod outcome;
+mod smoke_test;
 mod write;
 
 pub use joined_state::join_states;
@@ -30,6 +34,7 @@ use crate::executor_choice::{ExecutorPlan, UsePython, choose_executor, connector
 use crate::source::{ConfigCallback, SourceOptions, SpecFormat};
 
 pub use noop::NOOP_DESTINATION_NAME;
+pub use smoke_test::{ScenarioOutcome, SmokeTestReport};
 pub use write::{
     CacheChoice, StreamWriteSummary, WriteOptions, WriteProgress, WriteProgressCallback,
     WriteResult, WriteSource,

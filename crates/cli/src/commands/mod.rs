@@ -3,6 +3,7 @@
 pub mod benchmark;
 pub mod benchmark_source;
 pub mod check;
+pub mod destination_smoke_test;
 pub mod discover;
 pub mod install;
 pub mod noop_destination;
