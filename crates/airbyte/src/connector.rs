@@ -241,6 +241,9 @@ pub(crate) fn build_executor(
             if let Some(root) = &opts.install_root {
                 exec = exec.with_install_root(root.clone());
             }
+            if !opts.pip_overrides.is_empty() {
+                exec = exec.with_overrides(opts.pip_overrides.clone());
+            }
             Arc::new(exec)
         }
         ExecutorPlan::Docker {

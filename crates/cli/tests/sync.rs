@@ -257,3 +257,71 @@ fn sigkill_at_any_moment_then_rerun_loses_nothing_straight_through() {
 fn sigkill_at_any_moment_then_rerun_loses_nothing_through_the_cache() {
     kill_and_rerun("default");
 }
+
+fn smoke_json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "smoke test JSON: {e}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+#[test]
+fn destination_smoke_test_reports_each_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = abrs(dir.path())
+        .args(["destination-smoke-test", "--destination", "noop", "--scenarios", "all"])
+        .output()
+        .unwrap();
+    let result = smoke_json(&out);
+    ok(out);
+    assert_eq!(result["success"], true);
+    assert_eq!(result["preflight_passed"], true);
+    let scenarios = result["scenarios"].as_array().expect("scenarios");
+    assert_eq!(scenarios.len(), 22);
+    assert!(scenarios.iter().all(|s| s["accepted"] == true), "{result}");
+    assert!(
+        result["namespace"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("zz_deleteme_") && n.ends_with("_smoke_test"))
+    );
+
+    // A destination that dies after two records of a run: the combined write fails, and each
+    // scenario is then tried alone, so the report says which ones it takes.
+    let dest = json!({"fixture_dir": dir.path().join("dest"), "crash_after": 2});
+    let out = abrs(dir.path())
+        .args([
+            "destination-smoke-test",
+            "--destination",
+            &fixture("destination-fixture"),
+            "--config",
+            &dest.to_string(),
+            "--scenarios",
+            "basic_types,single_record_stream,empty_stream",
+            "--skip-preflight",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let result = smoke_json(&out);
+    assert_eq!(result["success"], false);
+    assert_eq!(result["preflight_passed"], Value::Null);
+    let by_name = |n: &str| {
+        result["scenarios"]
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["name"] == n).cloned())
+            .unwrap_or_else(|| panic!("no {n} in {result}"))
+    };
+    assert_eq!(by_name("basic_types")["accepted"], false);
+    assert!(by_name("basic_types")["error"].as_str().is_some_and(|e| e.contains("code 3")));
+    assert_eq!(by_name("single_record_stream")["accepted"], true);
+    assert_eq!(by_name("empty_stream")["accepted"], true);
+
+    let out = abrs(dir.path())
+        .args(["destination-smoke-test", "--destination", "noop", "--scenarios", "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "an unknown scenario is a usage error");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("basic_types"));
+}
