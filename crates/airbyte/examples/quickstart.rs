@@ -26,5 +26,14 @@ fn main() -> ab::Result<()> {
     }
     let batches = cache.query("select count(*) as purchases from purchases")?;
     println!("{batches:?}");
+
+    // Write the cached streams to a destination: only what it has not confirmed yet.
+    let destination = ab::get_noop_destination(); // or ab::get_destination("destination-…", …)
+    let written = destination.write(&result, ab::WriteOptions::default())?;
+    println!(
+        "{} records written, {:?} committed",
+        written.processed_records(),
+        written.committed_records()
+    );
     Ok(())
 }

@@ -271,7 +271,13 @@ fn smoke_json(out: &Output) -> Value {
 fn destination_smoke_test_reports_each_scenario() {
     let dir = tempfile::tempdir().unwrap();
     let out = abrs(dir.path())
-        .args(["destination-smoke-test", "--destination", "noop", "--scenarios", "all"])
+        .args([
+            "destination-smoke-test",
+            "--destination",
+            "noop",
+            "--scenarios",
+            "all",
+        ])
         .output()
         .unwrap();
     let result = smoke_json(&out);
@@ -314,14 +320,28 @@ fn destination_smoke_test_reports_each_scenario() {
             .unwrap_or_else(|| panic!("no {n} in {result}"))
     };
     assert_eq!(by_name("basic_types")["accepted"], false);
-    assert!(by_name("basic_types")["error"].as_str().is_some_and(|e| e.contains("code 3")));
+    assert!(
+        by_name("basic_types")["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("code 3"))
+    );
     assert_eq!(by_name("single_record_stream")["accepted"], true);
     assert_eq!(by_name("empty_stream")["accepted"], true);
 
     let out = abrs(dir.path())
-        .args(["destination-smoke-test", "--destination", "noop", "--scenarios", "nope"])
+        .args([
+            "destination-smoke-test",
+            "--destination",
+            "noop",
+            "--scenarios",
+            "nope",
+        ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "an unknown scenario is a usage error");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unknown scenario is a usage error"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("basic_types"));
 }

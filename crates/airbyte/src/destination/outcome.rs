@@ -16,6 +16,8 @@ pub(crate) struct Outcome<'a> {
     pub(crate) shared: &'a Shared,
     pub(crate) state_cache: Option<&'a DuckDbCache>,
     pub(crate) sent: u64,
+    /// Whether earlier writes had stored destination state for this source.
+    pub(crate) earlier_state: bool,
 }
 
 impl Outcome<'_> {
@@ -25,6 +27,7 @@ impl Outcome<'_> {
         match self.state_cache {
             None => "No destination state is kept (state_cache is off): the next write starts over."
                 .to_string(),
+            Some(_) if n == 0 && self.earlier_state => "The destination confirmed no state in this write; the state stored by earlier writes is kept, so the next write resends what this one sent.".to_string(),
             Some(_) if n == 0 => "The destination confirmed no state, so none was stored: the next write sends the same data again.".to_string(),
             Some(c) => {
                 let keys: Vec<&str> = self.shared.latest.keys().map(String::as_str).collect();

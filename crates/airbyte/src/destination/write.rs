@@ -323,6 +323,14 @@ impl Destination {
             _ => Vec::new(),
         };
 
+        let earlier_state = match &store {
+            Some(s) => !s
+                .cache
+                .get_destination_state_provider(&s.destination, &s.source)?
+                .state_messages()
+                .is_empty(),
+            None => false,
+        };
         // A source read into the cache first; the destination is not started before that
         // read succeeded.
         let mut read_result = None;
@@ -482,6 +490,7 @@ impl Destination {
             shared: &shared,
             state_cache: state_cache.as_ref(),
             sent: counters.records,
+            earlier_state,
         };
         let run = outcome.judge(fed, consumed, destination_write_error)?;
 
