@@ -6,19 +6,26 @@
 //! as usual.
 
 use std::sync::Once;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 /// The process group of the running connector (its pid), 0 when none.
 static CONNECTOR_PGID: AtomicI32 = AtomicI32::new(0);
+/// Whether the first interrupt only stops the connector and lets `abrs` finish (a sync: the
+/// write then tells the destination the streams are incomplete and it commits what it has).
+static GRACEFUL: AtomicBool = AtomicBool::new(false);
 static INSTALL: Once = Once::new();
 
 extern "C" fn on_signal(signal: libc::c_int) {
     let pgid = CONNECTOR_PGID.load(Ordering::SeqCst);
-    // Only async-signal-safe calls here: kill, signal, raise.
+    // Only async-signal-safe calls here: atomics, kill, signal, raise.
     // SAFETY: plain libc calls with valid arguments.
     unsafe {
         if pgid > 0 {
             libc::kill(-pgid, libc::SIGTERM);
+        }
+        if pgid > 0 && GRACEFUL.swap(false, Ordering::SeqCst) {
+            // Once: a second interrupt ends `abrs` at once.
+            return;
         }
         libc::signal(signal, libc::SIG_DFL);
         libc::raise(signal);
@@ -32,7 +39,17 @@ pub struct ConnectorGuard(());
 impl Drop for ConnectorGuard {
     fn drop(&mut self) {
         CONNECTOR_PGID.store(0, Ordering::SeqCst);
+        GRACEFUL.store(false, Ordering::SeqCst);
     }
+}
+
+/// Registers the source of a sync: the first interrupt stops it (and only it), so that the
+/// write ends as after a source failure, the destination committing what it had; a second
+/// interrupt ends `abrs` at once.
+pub fn guard_sync_source(pid: Option<u32>) -> ConnectorGuard {
+    let guard = guard_connector(pid);
+    GRACEFUL.store(true, Ordering::SeqCst);
+    guard
 }
 
 /// Registers the running connector (its pid is its process group).

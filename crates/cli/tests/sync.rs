@@ -345,3 +345,53 @@ fn destination_smoke_test_reports_each_scenario() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("basic_types"));
 }
+
+#[test]
+fn ctrl_c_stops_the_source_and_the_destination_commits_what_it_had() {
+    let dir = tempfile::tempdir().unwrap();
+    let dest_dir = dir.path().join("dest");
+    let slow =
+        json!({"count": 2000, "products_count": 0, "state_every": 20, "sleep_per_record": 0.002});
+    let child = sync(
+        dir.path(),
+        &slow,
+        &json!({"fixture_dir": dest_dir}),
+        &["--cache", "none", "--streams", "users"],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("spawn abrs sync");
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("source `source-fixture` failed"),
+        "{stderr}"
+    );
+    let stdin = std::fs::read_to_string(dest_dir.join("stdin.jsonl")).unwrap_or_default();
+    assert!(
+        stdin.contains("INCOMPLETE"),
+        "the destination was told: {stdin:.300}"
+    );
+    let committed = table_ids(&dest_dir, "users");
+    assert!(
+        !committed.is_empty() && committed.len() < 2000,
+        "{}",
+        committed.len()
+    );
+    wait_for_orphans(dir.path());
+    // The next sync resumes from what was confirmed and completes the stream.
+    ok(sync(
+        dir.path(),
+        &json!({"count": 2000, "products_count": 0, "state_every": 20}),
+        &json!({"fixture_dir": dest_dir}),
+        &["--cache", "none", "--streams", "users"],
+    )
+    .output()
+    .unwrap());
+    assert_eq!(table_ids(&dest_dir, "users").len(), 2000);
+}

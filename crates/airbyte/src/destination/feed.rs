@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use abrs_caches::{DuckDbCache, ReplayOptions, StateProvider};
-use abrs_connectors::{ConnectorError, ConnectorStdin, Flow, PassLine};
+use abrs_connectors::{ConnectorError, ConnectorStdin, Flow, Invocation, PassLine};
 use abrs_protocol::{
     AirbyteMessage, AirbyteStateMessage, AirbyteStreamStatusTraceMessage, AirbyteTraceMessage,
     ConfiguredAirbyteCatalog, Decoded, MessageType, StateType, StreamDescriptor, StreamStatus,
@@ -20,7 +20,7 @@ use super::confirm::{Shared, lock};
 use super::echo::ReplayMark;
 use super::write::{WriteProgress, WriteProgressCallback};
 use crate::error::Error;
-use crate::read::Counters;
+use crate::read::{ConnectorStartedCallback, Counters};
 use crate::source::Source;
 
 /// Bytes buffered in front of the destination's stdin (flushed at every STATE and status).
@@ -160,21 +160,22 @@ impl Reporter {
 }
 
 /// Passes the source's output to the destination line by line, as written: only the type and
-/// stream of each line are looked at (records are neither parsed nor serialized again). LOGs stay in the
-/// source's log, its TRACE ERROR fails the write instead of reaching the destination.
+/// stream of each line are looked at (records are neither parsed nor serialized again). LOGs
+/// stay in the source's log, its TRACE ERROR fails the write instead of reaching the
+/// destination.
 pub(crate) fn pass_through(
     source: &Source,
-    catalog: ConfiguredAirbyteCatalog,
-    state: Option<Value>,
+    invocation: Invocation,
+    on_started: Option<&ConnectorStartedCallback>,
     feed: &mut Feed,
     shared: &Mutex<Shared>,
     counters: &mut Counters,
     reporter: &mut Reporter,
 ) -> std::result::Result<(), FeedError> {
-    let invocation = source
-        .read_invocation(catalog, state)
-        .map_err(FeedError::Other)?;
     let process = source.execute(invocation).map_err(FeedError::Other)?;
+    if let Some(cb) = on_started {
+        cb(process.pid());
+    }
     process
         .for_each_passthrough(|line, passed| -> std::result::Result<Flow, FeedError> {
             let decoded = match passed {

@@ -25,7 +25,7 @@ use super::feed::{Feed, FeedError, Reporter, feed_io, pass_through, replay};
 use super::joined_state::without_streams;
 use super::outcome::Outcome;
 use crate::error::{Error, Result};
-use crate::read::{Counters, ReadOptions, ReadResult};
+use crate::read::{ConnectorStartedCallback, Counters, ReadOptions, ReadResult};
 use crate::source::{Source, StreamSelection};
 
 /// How long a destination may read none of its input before the write gives up on it.
@@ -116,6 +116,10 @@ pub struct WriteOptions {
     pub stall_timeout: Option<Duration>,
     /// Called with the progress, at most every 200 ms and once at the end.
     pub on_progress: Option<WriteProgressCallback>,
+    /// Called once the source's process is started (for the read into the cache, or the
+    /// straight-through read), with its pid: lets a program stop it on Ctrl-C, which ends the
+    /// write as a source failure (the destination is told the streams are incomplete).
+    pub on_source_started: Option<ConnectorStartedCallback>,
 }
 
 impl Default for WriteOptions {
@@ -128,6 +132,7 @@ impl Default for WriteOptions {
             force_full_refresh: false,
             stall_timeout: Some(DEFAULT_STALL_TIMEOUT),
             on_progress: None,
+            on_source_started: None,
         }
     }
 }
@@ -347,6 +352,7 @@ impl Destination {
                     write_strategy: options.write_strategy,
                     force_full_refresh: options.force_full_refresh
                         || options.write_strategy == WriteStrategy::Replace,
+                    on_connector_started: options.on_source_started.clone(),
                     ..Default::default()
                 },
                 destination_states.clone(),
@@ -423,15 +429,20 @@ impl Destination {
                             .collect(),
                     )
                 });
-                pass_through(
-                    source,
-                    catalog.clone(),
-                    state,
-                    &mut feed,
-                    &shared,
-                    &mut counters,
-                    &mut reporter,
-                )
+                source
+                    .read_invocation(catalog.clone(), state)
+                    .map_err(FeedError::Other)
+                    .and_then(|invocation| {
+                        pass_through(
+                            source,
+                            invocation,
+                            options.on_source_started.as_ref(),
+                            &mut feed,
+                            &shared,
+                            &mut counters,
+                            &mut reporter,
+                        )
+                    })
             }
             (_, Some(cache)) => replay(
                 cache,

@@ -154,6 +154,19 @@ pub fn run(args: Args) -> Result<()> {
             ));
         }) as ab::WriteProgressCallback
     });
+    // Connectors run in their own process groups, so Ctrl-C reaches only us: the first one
+    // stops the source, and the write ends as after a source failure (the destination is told
+    // the streams are incomplete and commits what it had); a second one ends abrs at once.
+    let guard = Arc::new(std::sync::Mutex::new(None));
+    let on_source_started: ab::ConnectorStartedCallback = {
+        let guard = Arc::clone(&guard);
+        Arc::new(move |pid| {
+            *guard
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                Some(crate::interrupt::guard_sync_source(pid));
+        })
+    };
     let result = destination.write(
         &source,
         ab::WriteOptions {
@@ -165,8 +178,10 @@ pub fn run(args: Args) -> Result<()> {
             stall_timeout: (args.stall_timeout > 0)
                 .then(|| Duration::from_secs(args.stall_timeout)),
             on_progress,
+            on_source_started: Some(on_source_started),
         },
     );
+    drop(guard);
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
