@@ -625,3 +625,96 @@ fn temp_files_are_private_and_secrets_stay_out_of_logs() {
     // Removed after the run; while it ran it was 0600 (checked by the connectors tests).
     assert!(!Path::new(&config_path).exists(), "temp config removed");
 }
+
+/// A source (Python, stdlib) that sends records of three streams interleaved, one with a 5 MB
+/// field, one with awkward text, and a state after each stream's last record.
+fn awkward_source(dir: &Path) -> ab::Source {
+    let script = dir.join("source-awkward");
+    std::fs::write(
+        &script,
+        r#"#!/usr/bin/env python3
+import json, sys
+cmd = sys.argv[1]
+schema = {"type": "object", "properties": {"id": {"type": "integer"}, "text": {"type": "string"}}}
+streams = ["a", "b", "c"]
+def out(m): sys.stdout.write(json.dumps(m, ensure_ascii=False) + "\n")
+if cmd == "spec":
+    out({"type": "SPEC", "spec": {"connectionSpecification": {"type": "object"}}})
+elif cmd == "discover":
+    out({"type": "CATALOG", "catalog": {"streams": [{"name": s, "json_schema": schema,
+        "supported_sync_modes": ["full_refresh"], "source_defined_primary_key": [["id"]]} for s in streams]}})
+elif cmd == "read":
+    texts = ["x" * (5 * 1024 * 1024), "日本語 \u2028 \u2029 \"quoted\" back\\slash\ttab\nnewline 🦀 e\u0301", ""]
+    for i in range(6):
+        s = streams[i % 3]
+        out({"type": "RECORD", "record": {"stream": s, "data": {"id": i, "text": texts[i % 3]}, "emitted_at": 1700000000000 + i}})
+    for s in streams:
+        out({"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": s}, "stream_state": {"done": True}}}})
+"#,
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut s = ab::get_source(
+        &script.to_string_lossy(),
+        Some(json!({})),
+        ab::SourceOptions::default(),
+    )
+    .expect("source");
+    s.select_all_streams().expect("select");
+    s
+}
+
+#[test]
+fn large_and_awkward_records_arrive_intact_in_source_order_or_stream_by_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = awkward_source(dir.path());
+    let state = ab::DuckDbCache::new(dir.path().join("state.duckdb"));
+    let dest = destination(dir.path(), json!({}));
+    dest.write(&src, straight(&state)).expect("straight");
+    let order: Vec<(String, i64)> = stdin_lines(dir.path())
+        .iter()
+        .filter(|l| l["type"] == "RECORD")
+        .map(|l| {
+            (
+                l["record"]["stream"].as_str().unwrap().to_string(),
+                l["record"]["data"]["id"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, i64)> = (0..6)
+        .map(|i| (["a", "b", "c"][i as usize % 3].to_string(), i))
+        .collect();
+    assert_eq!(order, expected, "straight through keeps the source's order");
+    let check = |dir: &Path| {
+        let a = table(dir, "a");
+        assert_eq!(a[0]["text"].as_str().map(str::len), Some(5 * 1024 * 1024));
+        let b = table(dir, "b");
+        assert_eq!(
+            b[0]["text"],
+            json!("日本語 \u{2028} \u{2029} \"quoted\" back\\slash\ttab\nnewline 🦀 e\u{301}")
+        );
+    };
+    check(dir.path());
+
+    // Through a cache: stream by stream, each block followed by its state and COMPLETE.
+    let dir2 = tempfile::tempdir().unwrap();
+    let cache = ab::DuckDbCache::new(dir2.path().join("cache.duckdb"));
+    let dest2 = destination(dir2.path(), json!({}));
+    dest2
+        .write(
+            &src,
+            ab::WriteOptions {
+                cache: ab::CacheChoice::Given(cache),
+                ..Default::default()
+            },
+        )
+        .expect("through the cache");
+    let streams: Vec<String> = stdin_lines(dir2.path())
+        .iter()
+        .filter(|l| l["type"] == "RECORD")
+        .map(|l| l["record"]["stream"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(streams, ["a", "a", "b", "b", "c", "c"]);
+    check(dir2.path());
+}
