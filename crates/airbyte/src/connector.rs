@@ -246,6 +246,26 @@ pub(crate) fn build_executor(
             }
             Arc::new(exec)
         }
+        ExecutorPlan::Declarative {
+            manifest,
+            interpreter,
+            ..
+        } => {
+            let mut cdk = abrs_connectors::VenvExecutor::new(abrs_connectors::CDK_MANIFEST_RUNNER)
+                .with_package_name("airbyte-cdk")
+                .with_version(abrs_connectors::DEFAULT_CDK_VERSION);
+            if let Some(i) = interpreter {
+                cdk = cdk.with_python(i.clone());
+            }
+            if let Some(root) = &opts.install_root {
+                cdk = cdk.with_install_root(root.clone());
+            }
+            Arc::new(
+                abrs_connectors::ManifestCdkExecutor::new(name, manifest.clone())
+                    .map_err(wrap)?
+                    .with_cdk(cdk),
+            )
+        }
         ExecutorPlan::Docker {
             image,
             use_host_network,

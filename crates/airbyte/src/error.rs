@@ -109,17 +109,15 @@ pub enum Error {
     },
 
     /// Installing the connector failed (`AirbyteConnectorInstallationError`).
-    #[error(
-        "{source} (A connector name that is not on PATH and not in a registry file is installed \
-         as the PyPI package `airbyte-{name}`; to run `{name}` another way give a pip URL, a \
-         Docker image, or the path of a local executable.)"
-    )]
+    #[error("{source} ({hint})")]
     Installation {
         /// The connector's name.
         name: String,
         /// What the installer reported.
         #[source]
         source: Box<ConnectorError>,
+        /// How the connector was being installed, and the other ways to run it.
+        hint: String,
     },
 
     /// The connector ran and failed (`AirbyteConnectorFailedError` and relatives); the message
@@ -295,9 +293,28 @@ impl Error {
     pub fn from_connector(name: &str, source: ConnectorError) -> Self {
         match source {
             ConnectorError::InstallFailed { .. } | ConnectorError::VersionMismatch { .. } => {
+                let installing = match &source {
+                    ConnectorError::InstallFailed { connector, .. }
+                    | ConnectorError::VersionMismatch { connector, .. } => connector.as_str(),
+                    _ => name,
+                };
+                let hint = if installing == abrs_connectors::CDK_MANIFEST_RUNNER {
+                    format!(
+                        "`{name}` is a declarative manifest, run by airbyte-cdk's \
+                         `source-declarative-manifest`, which is installed from PyPI into \
+                         `.venv-source-declarative-manifest`"
+                    )
+                } else {
+                    format!(
+                        "A connector name that is not on PATH and not in a registry file is \
+                         installed as the PyPI package `airbyte-{name}`; to run `{name}` another \
+                         way give a pip URL, a Docker image, or the path of a local executable."
+                    )
+                };
                 Self::Installation {
                     name: name.to_string(),
                     source: Box::new(source),
+                    hint,
                 }
             }
             other => Self::Connector {

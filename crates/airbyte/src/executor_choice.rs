@@ -26,6 +26,16 @@ pub enum ExecutorPlan {
         /// The interpreter: a path or a version such as `3.11`; `None` = default.
         interpreter: Option<String>,
     },
+    /// A declarative (YAML) manifest, run by airbyte-cdk's `source-declarative-manifest` in
+    /// `<install_root>/.venv-source-declarative-manifest` (the native engine comes next).
+    Declarative {
+        /// Where the manifest came from (a path, or `inline`).
+        origin: String,
+        /// The manifest.
+        manifest: serde_json::Value,
+        /// The interpreter for the CDK's venv: a path or a version; `None` = default.
+        interpreter: Option<String>,
+    },
     /// A Docker image run with `docker run --rm -i`.
     Docker {
         /// The image with its tag.
@@ -153,13 +163,39 @@ pub fn choose_executor(name: &str, opts: &SourceOptions) -> Result<ExecutorPlan>
             Some(UsePython::Yes | UsePython::Interpreter(_))
         );
     let wants_docker = opts.docker_image.is_some() || opts.use_python == Some(UsePython::No);
-    let methods = [opts.local_executable.is_some(), wants_docker, wants_python];
+    // With a manifest, `use_python` only picks the CDK's interpreter.
+    let python_method = opts.pip_url.is_some() || (wants_python && opts.source_manifest.is_none());
+    let methods = [
+        opts.local_executable.is_some(),
+        wants_docker,
+        python_method,
+        opts.source_manifest.is_some(),
+    ];
     if methods.iter().filter(|m| **m).count() > 1 {
         return Err(Error::input(
             "more than one way to run the connector was given (local executable, Docker image, \
-             pip URL / use_python)",
-            "give only one of local_executable, docker_image, or pip_url/use_python",
+             pip URL / use_python, source manifest)",
+            "give only one of local_executable, docker_image, pip_url/use_python, or \
+             source_manifest",
         ));
+    }
+    if let Some(manifest) = &opts.source_manifest {
+        if opts.version.is_some() {
+            return Err(Error::input(
+                "a version was given with a source manifest",
+                "a manifest runs as it is; drop `version`",
+            ));
+        }
+        let (origin, manifest) = manifest.load()?;
+        let interpreter = match &opts.use_python {
+            Some(UsePython::Interpreter(i)) => Some(i.clone()),
+            _ => None,
+        };
+        return Ok(ExecutorPlan::Declarative {
+            origin,
+            manifest,
+            interpreter,
+        });
     }
     if opts.version.is_some() && opts.pip_url.is_some() {
         return Err(Error::input(
@@ -205,10 +241,11 @@ pub fn choose_executor(name: &str, opts: &SourceOptions) -> Result<ExecutorPlan>
             InstallType::Python => Ok(python_plan(name, opts, meta.pypi_package_name)),
             InstallType::Yaml => Err(Error::input(
                 format!(
-                    "connector `{name}` is a declarative (manifest-only) connector, and running \
-                     manifests is not supported yet"
+                    "connector `{name}` is a declarative (manifest-only) connector, and its \
+                     manifest cannot be downloaded here (no registry access)"
                 ),
-                "run it in Docker (docker_image / `--docker-image`)",
+                "pass its manifest.yaml with source_manifest (CLI: `--manifest PATH`), or run it \
+                 in Docker (docker_image / `--docker-image`)",
             )),
             InstallType::Docker | InstallType::Java => docker_plan(name, None, opts),
         },

@@ -49,8 +49,8 @@ pub use read::{
 pub use registry::{ConnectorMetadata, InstallType, get_available_connectors};
 pub use secrets::{SecretString, get_secret};
 pub use source::{
-    ConfigCallback, GetRecordsOptions, KeyFields, Source, SourceOptions, SpecFormat,
-    StreamSelection, get_source,
+    ConfigCallback, GetRecordsOptions, KeyFields, Source, SourceManifest, SourceOptions,
+    SpecFormat, StreamSelection, get_source,
 };
 
 /// The Airbyte protocol types (messages, catalogs, specs), re-exported.

@@ -151,6 +151,8 @@ pub struct SourceOptions {
     pub install_root: Option<PathBuf>,
     /// Python: yes, no (= Docker), or a given interpreter.
     pub use_python: Option<UsePython>,
+    /// A declarative (YAML) manifest that defines the source (PyAirbyte's `source_manifest`).
+    pub source_manifest: Option<SourceManifest>,
     /// Called when the connector sends a new config (CONTROL/CONNECTOR_CONFIG). The source's
     /// config is replaced by the new one too (it holds the connector's values, secrets included).
     pub config_change_callback: Option<ConfigCallback>,
@@ -169,7 +171,40 @@ impl Default for SourceOptions {
             install_if_missing: true,
             install_root: None,
             use_python: None,
+            source_manifest: None,
             config_change_callback: None,
+        }
+    }
+}
+
+/// A declarative manifest for [`SourceOptions::source_manifest`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceManifest {
+    /// A `manifest.yaml` (or JSON) file.
+    Path(PathBuf),
+    /// The manifest itself, parsed.
+    Inline(Value),
+}
+
+impl SourceManifest {
+    /// Reads the manifest: where it came from, and its content.
+    pub fn load(&self) -> Result<(String, Value)> {
+        match self {
+            Self::Inline(v) => Ok(("inline".to_string(), v.clone())),
+            Self::Path(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| Error::ConfigParse {
+                    origin: path.display().to_string(),
+                    detail: e.to_string(),
+                    guidance: "check the path of the manifest".to_string(),
+                })?;
+                let value: Value =
+                    serde_saphyr::from_str(&text).map_err(|e| Error::ConfigParse {
+                        origin: path.display().to_string(),
+                        detail: format!("it is not valid YAML: {e}"),
+                        guidance: "fix the manifest's YAML".to_string(),
+                    })?;
+                Ok((path.display().to_string(), value))
+            }
         }
     }
 }
@@ -187,6 +222,7 @@ impl fmt::Debug for SourceOptions {
             .field("install_if_missing", &self.install_if_missing)
             .field("install_root", &self.install_root)
             .field("use_python", &self.use_python)
+            .field("source_manifest", &self.source_manifest.is_some())
             .field(
                 "config_change_callback",
                 &self.config_change_callback.is_some(),

@@ -47,6 +47,11 @@ pub struct RunArgs {
     /// or the current directory).
     #[arg(long, value_name = "DIR")]
     pub install_root: Option<PathBuf>,
+
+    /// A declarative (YAML) manifest that defines the source; run by airbyte-cdk's
+    /// `source-declarative-manifest` in `.venv-source-declarative-manifest`.
+    #[arg(long, value_name = "MANIFEST.yaml")]
+    pub manifest: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -72,6 +77,7 @@ impl RunArgs {
             use_python: self.use_python.as_deref().map(ab::UsePython::parse),
             use_host_network: self.use_host_network,
             install_root: self.install_root.clone(),
+            source_manifest: self.manifest.clone().map(ab::SourceManifest::Path),
             ..Default::default()
         }
     }
@@ -91,6 +97,13 @@ impl ConnectorArgs {
     /// `destination-`, and `noop`, are destinations.
     pub fn connector(&self, config: Option<Value>) -> Result<Connector> {
         if is_destination_name(&self.connector) {
+            if self.run.manifest.is_some() {
+                return Err(ab::Error::input(
+                    "--manifest was given for a destination",
+                    "declarative manifests define sources; leave --manifest out",
+                )
+                .into());
+            }
             Ok(Connector::Destination(Box::new(destination(
                 &self.connector,
                 config,

@@ -395,3 +395,33 @@ fn ctrl_c_stops_the_source_and_the_destination_commits_what_it_had() {
     .unwrap());
     assert_eq!(table_ids(&dest_dir, "users").len(), 2000);
 }
+
+#[test]
+fn connector_commands_take_a_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = fixture("manifests/items.yaml");
+    let root = std::env::var("HOME").unwrap_or_default() + "/.cache/airbyte-rs/test-venvs";
+    let out = abrs(dir.path())
+        .args([
+            "spec",
+            "source-items",
+            "--manifest",
+            &manifest,
+            "--install-root",
+            &root,
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    ok(out);
+    let spec: Value = serde_json::from_str(&stdout).expect("spec json");
+    assert_eq!(
+        spec["connectionSpecification"]["required"],
+        json!(["api_key", "base_url"])
+    );
+    let out = abrs(dir.path())
+        .args(["spec", "destination-x", "--manifest", &manifest])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "a manifest defines a source");
+}

@@ -26,6 +26,7 @@ mod executor;
 mod input;
 mod invocation;
 mod log;
+mod manifest_cdk;
 mod ops;
 mod process;
 mod venv;
@@ -39,6 +40,9 @@ pub use invocation::{
     prepare_files, temp_root,
 };
 pub use log::{ConnectorLog, LOG_TAIL_LINES, connector_log_path, logging_root};
+pub use manifest_cdk::{
+    CDK_MANIFEST_RUNNER, DEFAULT_CDK_VERSION, INJECTED_MANIFEST_KEY, ManifestCdkExecutor,
+};
 pub use ops::{check, check_with, discover, discover_with, expect_message, spec, spec_with};
 pub use process::{
     ConnectorCommand, ConnectorProcess, Flow, InProcessDestination, InProcessProducer, MessageIter,

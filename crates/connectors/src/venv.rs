@@ -188,6 +188,45 @@ impl VenvExecutor {
         self
     }
 
+    /// An exclusive lock on `<venv>.lock` (beside the venv), held while the venv is installed
+    /// or repaired; released when dropped. Blocks while another process or thread holds it.
+    fn install_lock(&self) -> Result<std::fs::File, ConnectorError> {
+        use std::os::fd::AsRawFd;
+        let venv = self.venv_path();
+        let path = venv.with_file_name(format!(
+            "{}.lock",
+            venv.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| ".venv".into())
+        ));
+        let failed = |e: std::io::Error| ConnectorError::InstallFailed {
+            connector: self.name.clone(),
+            command: format!("lock {}", path.display()),
+            status: format!("failed: {e}"),
+            stderr_tail: String::new(),
+            hint: "Check that the install directory exists and is writable.".into(),
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(failed)?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(failed)?;
+        loop {
+            // SAFETY: flock on an fd we own, for the life of `file`.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+                return Ok(file);
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(failed(e));
+            }
+        }
+    }
+
     /// `<install root>/.venv-<name>`.
     pub fn venv_path(&self) -> PathBuf {
         self.install_root.join(format!(".venv-{}", self.name))
@@ -562,6 +601,12 @@ impl Executor for VenvExecutor {
     }
 
     fn ensure_installation(&self, auto_fix: bool) -> Result<(), ConnectorError> {
+        // Two programs (or threads) installing one venv at once break it: serialize fixes.
+        let _lock = if auto_fix {
+            Some(self.install_lock()?)
+        } else {
+            None
+        };
         if !self.venv_python().exists() || self.found_executable().is_none() {
             if !auto_fix {
                 let detail = if self.venv_python().exists() {
@@ -586,7 +631,7 @@ impl Executor for VenvExecutor {
                         "installed version {} differs from {wanted}; reinstalling",
                         found.as_deref().unwrap_or("none")
                     );
-                    self.install()?;
+                    self.install_with(false)?;
                 }
                 let found = self.installed_version();
                 if found.as_deref() != Some(wanted) {
@@ -625,7 +670,7 @@ impl Executor for VenvExecutor {
                 describe(&recorded),
                 describe(&self.overrides)
             );
-            self.install()?;
+            self.install_with(false)?;
         }
         let Some(exe) = self.found_executable() else {
             return Err(ConnectorError::NotInstalled {
@@ -640,6 +685,7 @@ impl Executor for VenvExecutor {
     }
 
     fn install(&self) -> Result<(), ConnectorError> {
+        let _lock = self.install_lock()?;
         self.install_with(false)
     }
 

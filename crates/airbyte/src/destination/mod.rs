@@ -117,6 +117,7 @@ impl DestinationOptions {
             install_if_missing: self.install_if_missing,
             install_root: self.install_root.clone(),
             use_python: self.use_python.clone(),
+            source_manifest: None,
             config_change_callback: self.config_change_callback.clone(),
         }
     }

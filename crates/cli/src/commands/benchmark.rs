@@ -446,6 +446,7 @@ fn make_source(args: &Args) -> Result<ab::Source> {
     }
     let run = &args.run;
     if run.pip_url.is_some()
+        || run.manifest.is_some()
         || run.docker_image.is_some()
         || run.use_python.is_some()
         || run.version.is_some()
