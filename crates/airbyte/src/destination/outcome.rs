@@ -99,9 +99,11 @@ impl Outcome<'_> {
                         self.sent
                     )
                 } else {
-                    "it had received all of its input (it may have committed part or all of \
-                     it before failing); "
-                        .to_string()
+                    format!(
+                        "it failed after reading all of its input ({} records), so it may have \
+                         committed some or all of them before failing; ",
+                        self.sent
+                    )
                 };
                 Err(self.fail(
                     format!("{how}{}", destination_failure(&e)),
