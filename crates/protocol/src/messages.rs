@@ -100,6 +100,28 @@ impl AirbyteMessage {
         }
     }
 
+    /// A TRACE STREAM_STATUS message for `stream`, stamped now.
+    pub fn stream_status(stream: StreamDescriptor, status: StreamStatus) -> Self {
+        let emitted_at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or(0.0);
+        Self::trace(AirbyteTraceMessage {
+            r#type: TraceType::StreamStatus,
+            emitted_at,
+            error: None,
+            estimate: None,
+            stream_status: Some(AirbyteStreamStatusTraceMessage {
+                stream_descriptor: stream,
+                status,
+                reasons: None,
+                extra: Default::default(),
+            }),
+            analytics: None,
+            extra: Default::default(),
+        })
+    }
+
     /// A SPEC message.
     pub fn spec(spec: ConnectorSpecification) -> Self {
         Self {

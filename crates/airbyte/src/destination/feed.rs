@@ -9,9 +9,8 @@ use std::time::{Duration, Instant};
 use abrs_caches::{DuckDbCache, ReplayOptions, StateProvider};
 use abrs_connectors::{ConnectorError, ConnectorStdin, Flow, Invocation, PassLine};
 use abrs_protocol::{
-    AirbyteMessage, AirbyteStateMessage, AirbyteStreamStatusTraceMessage, AirbyteTraceMessage,
-    ConfiguredAirbyteCatalog, Decoded, MessageType, StateType, StreamDescriptor, StreamStatus,
-    TraceType,
+    AirbyteMessage, AirbyteStateMessage, ConfiguredAirbyteCatalog, Decoded, MessageType, StateType,
+    StreamDescriptor, StreamStatus, TraceType,
 };
 use serde_json::Value;
 
@@ -99,37 +98,16 @@ impl Feed {
         if status == StreamStatus::Complete {
             self.complete.insert(stream.to_string());
         }
-        self.message(&status_message(stream, status))
+        self.message(&AirbyteMessage::stream_status(
+            StreamDescriptor::new(stream),
+            status,
+        ))
     }
 
     /// The destination's write error, when the feed failed because of it.
     pub(crate) fn destination_error(&self) -> Option<io::ErrorKind> {
         self.out.get_ref().failed
     }
-}
-
-fn now_ms() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64() * 1000.0)
-        .unwrap_or(0.0)
-}
-
-fn status_message(stream: &str, status: StreamStatus) -> AirbyteMessage {
-    AirbyteMessage::trace(AirbyteTraceMessage {
-        r#type: TraceType::StreamStatus,
-        emitted_at: now_ms(),
-        error: None,
-        estimate: None,
-        stream_status: Some(AirbyteStreamStatusTraceMessage {
-            stream_descriptor: StreamDescriptor::new(stream),
-            status,
-            reasons: None,
-            extra: Default::default(),
-        }),
-        analytics: None,
-        extra: Default::default(),
-    })
 }
 
 pub(crate) fn feed_io(e: io::Error) -> FeedError {

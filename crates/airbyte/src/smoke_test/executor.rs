@@ -13,9 +13,9 @@ use abrs_connectors::{
 use abrs_protocol::{
     AirbyteCatalog, AirbyteConnectionStatus, AirbyteErrorTraceMessage, AirbyteMessage,
     AirbyteRecordMessage, AirbyteStateMessage, AirbyteStateStats, AirbyteStream,
-    AirbyteStreamState, AirbyteStreamStatusTraceMessage, AirbyteTraceMessage,
-    ConfiguredAirbyteCatalog, ConnectionStatusKind, ConnectorSpecification, FailureType, LogLevel,
-    StateType, StreamDescriptor, StreamStatus, SyncMode, TraceType,
+    AirbyteStreamState, AirbyteTraceMessage, ConfiguredAirbyteCatalog, ConnectionStatusKind,
+    ConnectorSpecification, FailureType, LogLevel, StateType, StreamDescriptor, StreamStatus,
+    SyncMode, TraceType,
 };
 use serde_json::{Value, json};
 
@@ -303,20 +303,7 @@ fn descriptor(name: &str, namespace: &Option<String>) -> StreamDescriptor {
 }
 
 fn stream_status(name: &str, namespace: &Option<String>, status: StreamStatus) -> AirbyteMessage {
-    AirbyteMessage::trace(AirbyteTraceMessage {
-        r#type: TraceType::StreamStatus,
-        emitted_at: now_ms(),
-        error: None,
-        estimate: None,
-        stream_status: Some(AirbyteStreamStatusTraceMessage {
-            stream_descriptor: descriptor(name, namespace),
-            status,
-            reasons: None,
-            extra: Default::default(),
-        }),
-        analytics: None,
-        extra: Default::default(),
-    })
+    AirbyteMessage::stream_status(descriptor(name, namespace), status)
 }
 
 fn stream_state(name: &str, namespace: &Option<String>, records: usize) -> AirbyteMessage {
