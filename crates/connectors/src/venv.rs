@@ -474,7 +474,88 @@ impl VenvExecutor {
 
     /// Makes the venv if needed and installs the requirements into it; `force` reinstalls
     /// packages that are already there (to repair a venv whose executable went missing).
-    fn install_with(&self, force: bool) -> Result<(), ConnectorError> {
+    /// Checks the venv (python, executable, version, overrides); with `auto_fix`, installs
+    /// or reinstalls what is wrong. Callers that fix hold the install lock.
+    fn check_installation(&self, auto_fix: bool) -> Result<(), ConnectorError> {
+        if !self.venv_python().exists() || self.found_executable().is_none() {
+            if !auto_fix {
+                let detail = if self.venv_python().exists() {
+                    self.missing_executable_detail()
+                } else {
+                    format!("{} does not exist", self.venv_path().display())
+                };
+                return Err(ConnectorError::NotInstalled {
+                    connector: self.name.clone(),
+                    detail,
+                });
+            }
+            // A venv without the executable is broken: reinstall over it.
+            self.install_with(self.venv_python().exists())?;
+        }
+        if let Some(wanted) = self.version.as_deref().filter(|v| *v != "latest") {
+            let found = self.installed_version();
+            if found.as_deref() != Some(wanted) {
+                if auto_fix {
+                    tracing::info!(
+                        connector = %self.name,
+                        "installed version {} differs from {wanted}; reinstalling",
+                        found.as_deref().unwrap_or("none")
+                    );
+                    self.install_with(false)?;
+                }
+                let found = self.installed_version();
+                if found.as_deref() != Some(wanted) {
+                    return Err(ConnectorError::VersionMismatch {
+                        connector: self.name.clone(),
+                        package: self.package.clone(),
+                        wanted: wanted.to_string(),
+                        found: found.unwrap_or_else(|| "none".into()),
+                    });
+                }
+            }
+        }
+        let recorded = self.recorded_overrides();
+        if recorded != self.overrides {
+            let describe = |o: &[String]| {
+                if o.is_empty() {
+                    "none".to_string()
+                } else {
+                    shown_overrides(o)
+                }
+            };
+            if !auto_fix {
+                return Err(ConnectorError::NotInstalled {
+                    connector: self.name.clone(),
+                    detail: format!(
+                        "{} was installed with overrides {}, but overrides {} were requested",
+                        self.venv_path().display(),
+                        describe(&recorded),
+                        describe(&self.overrides)
+                    ),
+                });
+            }
+            tracing::info!(
+                connector = %self.name,
+                "installed with overrides {}, {} requested; reinstalling",
+                describe(&recorded),
+                describe(&self.overrides)
+            );
+            self.install_with(false)?;
+        }
+        let Some(exe) = self.found_executable() else {
+            return Err(ConnectorError::NotInstalled {
+                connector: self.name.clone(),
+                detail: format!(
+                    "the package was installed but provides no executable: {}",
+                    self.missing_executable_detail()
+                ),
+            });
+        };
+        check_executable(&self.name, &exe)
+    }
+
+    /// Options that can never install, refused before anything is created.
+    fn check_install_options(&self) -> Result<Vec<String>, ConnectorError> {
         let requirements = self.requirements()?;
         if self.installer == Installer::Pip && !self.overrides.is_empty() {
             return Err(ConnectorError::InvalidOptions {
@@ -487,6 +568,11 @@ impl VenvExecutor {
                 ),
             });
         }
+        Ok(requirements)
+    }
+
+    fn install_with(&self, force: bool) -> Result<(), ConnectorError> {
+        let requirements = self.check_install_options()?;
         let venv = self.venv_path();
         let created_here = !venv.exists();
         if let Err(e) = std::fs::create_dir_all(&self.install_root) {
@@ -601,87 +687,16 @@ impl Executor for VenvExecutor {
     }
 
     fn ensure_installation(&self, auto_fix: bool) -> Result<(), ConnectorError> {
-        // Two programs (or threads) installing one venv at once break it: serialize fixes.
-        let _lock = if auto_fix {
-            Some(self.install_lock()?)
-        } else {
-            None
-        };
-        if !self.venv_python().exists() || self.found_executable().is_none() {
-            if !auto_fix {
-                let detail = if self.venv_python().exists() {
-                    self.missing_executable_detail()
-                } else {
-                    format!("{} does not exist", self.venv_path().display())
-                };
-                return Err(ConnectorError::NotInstalled {
-                    connector: self.name.clone(),
-                    detail,
-                });
-            }
-            // A venv without the executable is broken: reinstall over it.
-            self.install_with(self.venv_python().exists())?;
+        // Installed as asked: no lock, nothing written.
+        let checked = self.check_installation(false);
+        if checked.is_ok() || !auto_fix {
+            return checked;
         }
-        if let Some(wanted) = self.version.as_deref().filter(|v| *v != "latest") {
-            let found = self.installed_version();
-            if found.as_deref() != Some(wanted) {
-                if auto_fix {
-                    tracing::info!(
-                        connector = %self.name,
-                        "installed version {} differs from {wanted}; reinstalling",
-                        found.as_deref().unwrap_or("none")
-                    );
-                    self.install_with(false)?;
-                }
-                let found = self.installed_version();
-                if found.as_deref() != Some(wanted) {
-                    return Err(ConnectorError::VersionMismatch {
-                        connector: self.name.clone(),
-                        package: self.package.clone(),
-                        wanted: wanted.to_string(),
-                        found: found.unwrap_or_else(|| "none".into()),
-                    });
-                }
-            }
-        }
-        let recorded = self.recorded_overrides();
-        if recorded != self.overrides {
-            let describe = |o: &[String]| {
-                if o.is_empty() {
-                    "none".to_string()
-                } else {
-                    shown_overrides(o)
-                }
-            };
-            if !auto_fix {
-                return Err(ConnectorError::NotInstalled {
-                    connector: self.name.clone(),
-                    detail: format!(
-                        "{} was installed with overrides {}, but overrides {} were requested",
-                        self.venv_path().display(),
-                        describe(&recorded),
-                        describe(&self.overrides)
-                    ),
-                });
-            }
-            tracing::info!(
-                connector = %self.name,
-                "installed with overrides {}, {} requested; reinstalling",
-                describe(&recorded),
-                describe(&self.overrides)
-            );
-            self.install_with(false)?;
-        }
-        let Some(exe) = self.found_executable() else {
-            return Err(ConnectorError::NotInstalled {
-                connector: self.name.clone(),
-                detail: format!(
-                    "the package was installed but provides no executable: {}",
-                    self.missing_executable_detail()
-                ),
-            });
-        };
-        check_executable(&self.name, &exe)
+        self.check_install_options()?;
+        // Two programs (or threads) installing one venv at once break it: fixes are
+        // serialized, and checked again once the lock is ours (another may have just fixed it).
+        let _lock = self.install_lock()?;
+        self.check_installation(true)
     }
 
     fn install(&self) -> Result<(), ConnectorError> {

@@ -134,3 +134,25 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn two_installs_of_one_venv_at_once_both_succeed() {
+    let p = packages();
+    let exec = VenvExecutor::new("destination-tiny")
+        .with_install_root(&p.root)
+        .with_installer(Installer::Uv)
+        .with_pip_url(&p.destination)
+        .with_overrides(vec![p.dep_override.clone()]);
+    // Without the install lock the second `uv venv` fails ("already exists") or pip runs into
+    // a half-made venv.
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let exec = exec.clone();
+            std::thread::spawn(move || exec.ensure_installation(true))
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("thread").expect("install");
+    }
+    assert_eq!(exec.installed_version().as_deref(), Some("0.2.0"));
+}
