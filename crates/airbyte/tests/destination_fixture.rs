@@ -718,3 +718,32 @@ fn large_and_awkward_records_arrive_intact_in_source_order_or_stream_by_stream()
     assert_eq!(streams, ["a", "a", "b", "b", "c", "c"]);
     check(dir2.path());
 }
+
+#[test]
+fn a_new_cache_reads_from_the_state_the_destination_confirmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = ab::DuckDbCache::new(dir.path().join("state.duckdb"));
+    let dest = destination(dir.path(), json!({}));
+    let src = source(json!({"count": 8, "products_count": 0}));
+    let via = |cache: &ab::DuckDbCache| ab::WriteOptions {
+        cache: ab::CacheChoice::Given(cache.clone()),
+        state_cache: ab::CacheChoice::Given(state.clone()),
+        ..Default::default()
+    };
+    let first = ab::DuckDbCache::new(dir.path().join("first.duckdb"));
+    let written = dest.write(&src, via(&first)).expect("first write");
+    assert_eq!(written.streams()["users"].records_sent, 8);
+    // A fresh cache has no state of its own: the read starts from what the destination
+    // confirmed (PyAirbyte's JoinedStateProvider), so no user is read or sent again.
+    let second = ab::DuckDbCache::new(dir.path().join("second.duckdb"));
+    let again = dest.write(&src, via(&second)).expect("second write");
+    assert_eq!(
+        again.read_result().map(|r| r.streams()["users"].records),
+        Some(0)
+    );
+    assert_eq!(again.streams()["users"].records_sent, 0);
+    assert_eq!(
+        ids(&table(dir.path(), "users")),
+        (1..=8).collect::<Vec<_>>()
+    );
+}
