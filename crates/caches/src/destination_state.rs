@@ -220,6 +220,17 @@ impl DuckDbCache {
         stream_name: &str,
         progress: &DestinationStreamProgress,
     ) -> Result<()> {
+        self.set_destination_progress_all(destination_name, source_name, [(stream_name, progress)])
+    }
+
+    /// Saves the progress of several streams written to `destination_name`, in one
+    /// transaction (one commit, one sync to disk, however many streams).
+    pub fn set_destination_progress_all<'a>(
+        &self,
+        destination_name: &str,
+        source_name: &str,
+        streams: impl IntoIterator<Item = (&'a str, &'a DestinationStreamProgress)>,
+    ) -> Result<()> {
         let table = self.qualified(DESTINATION_STREAMS_TABLE);
         let ddl = format!(
             "CREATE TABLE IF NOT EXISTS {table} (destination_name VARCHAR NOT NULL, \
@@ -235,26 +246,37 @@ impl DuckDbCache {
         );
         let what = || {
             format!(
-                "saving the progress of stream {stream_name:?} of source {source_name:?} \
-                 written to destination {destination_name:?}"
+                "saving the progress of source {source_name:?} written to destination \
+                 {destination_name:?}"
             )
         };
+        let streams: Vec<_> = streams.into_iter().collect();
         self.with_conn(|conn, _| {
-            conn.execute_batch(&ddl).ctx(what)?;
-            conn.execute(
-                &sql,
-                duckdb::params![
-                    destination_name,
-                    source_name,
-                    stream_name,
-                    progress.generation_id,
-                    progress.sync_id,
-                    progress.replayed_table,
-                    progress.replayed_through,
-                ],
-            )
-            .ctx(what)?;
-            Ok(())
+            conn.execute_batch("BEGIN TRANSACTION").ctx(what)?;
+            let result = (|| {
+                conn.execute_batch(&ddl).ctx(what)?;
+                let mut stmt = conn.prepare(&sql).ctx(what)?;
+                for (stream_name, progress) in &streams {
+                    stmt.execute(duckdb::params![
+                        destination_name,
+                        source_name,
+                        stream_name,
+                        progress.generation_id,
+                        progress.sync_id,
+                        progress.replayed_table,
+                        progress.replayed_through,
+                    ])
+                    .ctx(what)?;
+                }
+                Ok(())
+            })();
+            match result {
+                Ok(()) => conn.execute_batch("COMMIT").ctx(what),
+                Err(e) => {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    Err(e)
+                }
+            }
         })
     }
 }

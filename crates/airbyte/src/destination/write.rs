@@ -309,16 +309,6 @@ impl Destination {
             destination: self.name().to_string(),
             source: source_name.clone(),
         });
-        if let Some(store) = &store {
-            for (stream, plan) in &plans {
-                store.cache.set_destination_progress(
-                    &store.destination,
-                    &store.source,
-                    stream,
-                    &plan.progress,
-                )?;
-            }
-        }
         let destination_states = match (&store, options.force_full_refresh) {
             (Some(s), false) => s
                 .cache
@@ -328,13 +318,13 @@ impl Destination {
             _ => Vec::new(),
         };
 
-        let earlier_state = match &store {
-            Some(s) => !s
+        let earlier_state = match (&store, options.force_full_refresh) {
+            (Some(s), true) => !s
                 .cache
                 .get_destination_state_provider(&s.destination, &s.source)?
                 .state_messages()
                 .is_empty(),
-            None => false,
+            _ => !destination_states.is_empty(),
         };
         // A source read into the cache first; the destination is not started before that
         // read succeeded.
@@ -366,6 +356,14 @@ impl Destination {
             StdinSource::Pipe,
         ))?;
         let log_file = process.log_file().map(Path::to_path_buf);
+        // The new generations are saved while the destination starts up (one transaction).
+        if let Some(store) = &store {
+            store.cache.set_destination_progress_all(
+                &store.destination,
+                &store.source,
+                plans.iter().map(|(k, p)| (k.as_str(), &p.progress)),
+            )?;
+        }
         let Some(mut stdin) = process.take_stdin() else {
             return Err(Error::input(
                 format!(
