@@ -60,6 +60,9 @@ pub struct Args {
     /// Install the source from this pip requirement (package spec, URL or path).
     #[arg(long, value_name = "URL", alias = "Spip-url")]
     source_pip_url: Option<String>,
+    /// A declarative (YAML) manifest that defines the source (run by airbyte-cdk).
+    #[arg(long, value_name = "MANIFEST.yaml")]
+    source_manifest: Option<PathBuf>,
     /// Install the destination from this pip requirement.
     #[arg(long, value_name = "URL", alias = "Dpip-url")]
     destination_pip_url: Option<String>,
@@ -110,6 +113,7 @@ pub fn run(args: Args) -> Result<()> {
         docker_image: args.source_docker_image.clone(),
         use_python: use_python.clone(),
         install_root: args.install_root.clone(),
+        source_manifest: args.source_manifest.clone().map(ab::SourceManifest::Path),
         ..Default::default()
     };
     let spinner = crate::output::spinner(format!("Preparing connector {}", args.source));
