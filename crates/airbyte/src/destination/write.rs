@@ -118,7 +118,8 @@ pub struct WriteOptions {
     pub on_progress: Option<WriteProgressCallback>,
     /// Called once the source's process is started (for the read into the cache, or the
     /// straight-through read), with its pid: lets a program stop it on Ctrl-C, which ends the
-    /// write as a source failure (the destination is told the streams are incomplete).
+    /// write as a source failure (the destination is told the streams are incomplete). Called
+    /// again with `None` once a read into the cache has ended.
     pub on_source_started: Option<ConnectorStartedCallback>,
 }
 
@@ -348,6 +349,10 @@ impl Destination {
                 destination_states.clone(),
             )?;
             read_result = Some(read);
+            // The source has ended: nothing of it is left to stop.
+            if let Some(cb) = &options.on_source_started {
+                cb(None);
+            }
         }
 
         let mut process = self.execute(Invocation::write(
