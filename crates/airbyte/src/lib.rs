@@ -26,6 +26,7 @@ pub mod config;
 mod connector;
 mod dataset;
 pub mod destination;
+pub mod documents;
 mod error;
 mod executor_choice;
 mod read;
@@ -40,6 +41,7 @@ pub use destination::{
     CacheChoice, Destination, DestinationOptions, StreamWriteSummary, WriteOptions, WriteProgress,
     WriteProgressCallback, WriteResult, WriteSource, get_destination, get_noop_destination,
 };
+pub use documents::{Document, DocumentRenderer};
 pub use error::{ConnectorError, Error, Result, Violation};
 pub use executor_choice::{ExecutorPlan, UsePython, choose_executor};
 pub use read::{

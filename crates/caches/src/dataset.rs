@@ -12,6 +12,7 @@ use arrow::record_batch::RecordBatch;
 use serde_json::{Map, Number, Value};
 
 use crate::cache::{DuckDbCache, Instance, STREAMS_TABLE};
+use crate::documents::{DocumentError, DocumentRenderer, Documents};
 use crate::error::{CacheError, DuckdbContext, Result};
 use crate::names::quote_ident;
 use crate::records::{AB_INTERNAL_COLUMNS, RecordOptions, StreamRecord, StreamRecordHandler};
@@ -226,6 +227,29 @@ impl CachedDataset {
         Ok(self
             .iter()?
             .map(move |row| row.map(|row| handler.record_from_data(row, None))))
+    }
+
+    /// The rows as documents for LLM pipelines (PyAirbyte's `to_documents`), rendered one at a
+    /// time as the rows stream in. Ids are the values of `renderer.primary_key_properties`
+    /// (a cache does not record the stream's primary key), else each row's `_airbyte_raw_id`.
+    ///
+    /// ```no_run
+    /// # fn f(users: abrs_caches::CachedDataset) -> Result<(), abrs_caches::documents::DocumentError> {
+    /// use abrs_caches::documents::DocumentRenderer;
+    /// let renderer = DocumentRenderer::new().title("name").content(["bio"]);
+    /// for doc in users.to_documents(renderer)? {
+    ///     println!("{}", doc?);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn to_documents(
+        &self,
+        renderer: DocumentRenderer,
+    ) -> Result<
+        Documents<impl Iterator<Item = std::result::Result<StreamRecord, DocumentError>> + use<>>,
+    > {
+        let records = self.records()?.map(|r| r.map_err(DocumentError::from));
+        Ok(renderer.render_documents(records))
     }
 
     /// All rows as Arrow batches of at most `chunk_size` rows.

@@ -33,6 +33,7 @@ mod cache;
 mod columns;
 pub mod dataset;
 pub mod destination_state;
+pub mod documents;
 pub mod error;
 pub mod loader;
 pub mod names;

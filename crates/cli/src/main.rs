@@ -34,6 +34,9 @@ enum Command {
     Records(commands::records::Args),
     /// Install a connector (Python connectors into `.venv-<name>`).
     Install(commands::install::Args),
+    /// Print one stream's records as documents for LLM pipelines (Markdown or JSON lines),
+    /// from a connector or a cache (PyAirbyte's `get_documents` / `to_documents`).
+    Documents(commands::documents::Args),
     /// Print the spec (YAML, on stderr); with --config, validate it and run check
     /// (as `pyab validate`).
     Validate(commands::validate::Args),
@@ -65,6 +68,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Discover(args) => commands::discover::run(args),
         Command::Records(args) => commands::records::run(args),
         Command::Install(args) => commands::install::run(args),
+        Command::Documents(args) => commands::documents::run(args),
         Command::Validate(args) => commands::validate::run(args),
         Command::Read(args) => commands::read::run(args),
         Command::Query(args) => commands::query::run(args),

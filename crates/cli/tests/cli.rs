@@ -230,6 +230,44 @@ fn a_crashing_connector_exits_1() {
 }
 
 #[test]
+fn check_validates_the_config_against_the_spec_first() {
+    // Both violations, with their JSON paths; the connector's check never runs (it would fail
+    // with its own message, `check_should_fail`).
+    let bad = r#"{"count": "abc", "mode": "x", "check_should_fail": true}"#;
+    let o = abrs(&["check", &fixture(), "--config", bad]);
+    expect(&o, 1);
+    let err = stderr(&o);
+    assert!(
+        err.contains("2 problem(s)")
+            && err.contains("  - /count: \"abc\" is not of type \"integer\"")
+            && err.contains("  - /mode: "),
+        "{err}"
+    );
+    assert!(!err.contains("Connection check of"), "{err}");
+    assert!(stdout(&o).is_empty());
+
+    // --skip-validation hands the value to the connector as before.
+    let o = abrs(&[
+        "check",
+        &fixture(),
+        "--config",
+        r#"{"count": "abc"}"#,
+        "--skip-validation",
+    ]);
+    expect(&o, 0);
+
+    // Destinations are validated against their own spec.
+    let dest = repo().join("tests/fixtures/destination-fixture");
+    let dest = dest.to_string_lossy();
+    let o = abrs(&["check", &dest, "--config", r#"{"crash_after": "many"}"#]);
+    expect(&o, 1);
+    assert!(stderr(&o).contains("  - /crash_after: "), "{}", stderr(&o));
+    let o = abrs(&["check", "noop", "--config", "{}"]);
+    expect(&o, 0);
+    assert!(stdout(&o).contains("succeeded"), "{}", stdout(&o));
+}
+
+#[test]
 fn validate_prints_the_spec_and_lists_every_violation() {
     let o = abrs(&["validate", "--connector", &fixture()]);
     expect(&o, 0);

@@ -1,4 +1,5 @@
-//! `abrs check CONNECTOR --config CONFIG`: the connector's connection check.
+//! `abrs check CONNECTOR --config CONFIG`: the config is validated against the connector's spec
+//! (every violation with its JSON path), then the connector's connection check runs.
 
 use anyhow::Result;
 
@@ -11,13 +12,18 @@ pub struct Args {
     connector: ConnectorArgs,
     #[command(flatten)]
     config: ConfigArg,
+    /// Do not validate the config against the connector's spec first (saves one `spec` run).
+    #[arg(long)]
+    skip_validation: bool,
 }
 
-/// Runs `abrs check`: exit 0 when the connector answers SUCCEEDED, 1 when FAILED.
+/// Runs `abrs check`: exit 0 when the connector answers SUCCEEDED, 1 when FAILED or when the
+/// config does not match the spec (then the connector's check does not run).
 pub fn run(args: Args) -> Result<()> {
     let config = args.config.load()?;
-    let source = args.connector.connector(Some(config))?;
-    source.check()?;
-    println!("Connection check succeeded for `{}`.", source.name());
+    let mut connector = args.connector.connector(None)?;
+    connector.set_config(config, !args.skip_validation)?;
+    connector.check()?;
+    println!("Connection check succeeded for `{}`.", connector.name());
     Ok(())
 }

@@ -5,6 +5,7 @@ pub mod benchmark_source;
 pub mod check;
 pub mod destination_smoke_test;
 pub mod discover;
+pub mod documents;
 pub mod install;
 pub mod noop_destination;
 pub mod query;
