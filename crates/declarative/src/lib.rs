@@ -13,3 +13,9 @@ pub mod url_join;
 pub use error::{DeclarativeError, ManifestPath};
 pub use loader::LoadOptions;
 pub use manifest::Manifest;
+pub mod interpolation;
+
+pub use interpolation::{
+    Context, InterpolatedBoolean, InterpolatedMapping, InterpolatedNestedMapping,
+    InterpolatedString, InterpolationError, Interpolator, StreamSlice,
+};

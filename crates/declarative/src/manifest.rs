@@ -27,7 +27,13 @@ impl Manifest {
         Self::from_value_with(loader::parse_manifest_text(text)?, options)
     }
 
-    /// Loads a manifest already parsed into a JSON tree (e.g. `__injected_declarative_manifest`).
+    /// Loads a manifest already parsed into a JSON tree (e.g. `__injected_declarative_manifest`),
+    /// with the default options.
+    pub fn from_value(value: Value) -> Result<Self, DeclarativeError> {
+        Self::from_value_with(value, LoadOptions::default())
+    }
+
+    /// Loads a manifest already parsed into a JSON tree, with options.
     pub fn from_value_with(value: Value, options: LoadOptions) -> Result<Self, DeclarativeError> {
         let tree = loader::preprocess(value, options)?;
         let Value::Object(tree) = tree else {

@@ -1,17 +1,29 @@
 //! Python's `urllib.parse.urljoin`, which the CDK uses to join `url_base` and `path`
 //! (`HttpRequester._join_url` and the `path` → `url` manifest migration).
 
+/// Why Python's `urlsplit` refuses a URL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct UrlJoinError(pub String);
+
 /// Joins `url` onto `base` exactly as Python's `urljoin(base, url)` does for the schemes the
 /// CDK meets (http, https, and none: Jinja templates such as `{{ config.base }}/`).
-pub fn urljoin(base: &str, url: &str) -> String {
+///
+/// Fails where Python (3.11.4 and later) does: a host with unbalanced brackets, or brackets
+/// around something that is not an IPv6 address (`https://{{ config['x'] }}.api.com`).
+pub fn urljoin(base: &str, url: &str) -> Result<String, UrlJoinError> {
     if base.is_empty() {
-        return url.to_string();
+        return Ok(url.to_string());
     }
     if url.is_empty() {
-        return base.to_string();
+        return Ok(base.to_string());
     }
-    let b = split(base);
-    let u = split(url);
+    let b = split(base)?;
+    let u = split(url)?;
+    Ok(join_parts(b, u, url))
+}
+
+fn join_parts(b: Parts, u: Parts, url: &str) -> String {
     let scheme = u
         .scheme
         .clone()
@@ -139,7 +151,7 @@ struct Parts {
 }
 
 /// `urlsplit`: scheme (letters first, then letters, digits, `+-.`), `//netloc`, path, `?query`, `#fragment`.
-fn split(url: &str) -> Parts {
+fn split(url: &str) -> Result<Parts, UrlJoinError> {
     let cleaned: String = url
         .trim_start_matches(|c: char| c <= ' ')
         .chars()
@@ -178,13 +190,41 @@ fn split(url: &str) -> Parts {
         query = Some(rest[q + 1..].to_string());
         rest = &rest[..q];
     }
-    Parts {
+    if let Some(n) = &netloc {
+        check_brackets(n)?;
+    }
+    Ok(Parts {
         scheme,
         netloc,
         path: rest.to_string(),
         query,
         fragment,
+    })
+}
+
+fn check_brackets(netloc: &str) -> Result<(), UrlJoinError> {
+    let (open, close) = (netloc.contains('['), netloc.contains(']'));
+    if open != close {
+        return Err(UrlJoinError("Invalid IPv6 URL".into()));
     }
+    if open {
+        let host = netloc
+            .split_once('[')
+            .map_or("", |(_, r)| r.split_once(']').map_or(r, |(h, _)| h));
+        if host.starts_with('v') {
+            return Ok(()); // IPvFuture
+        }
+        let address = host.split_once('%').map_or(host, |(a, _)| a);
+        if address.parse::<std::net::Ipv6Addr>().is_err() {
+            let message = if address.parse::<std::net::Ipv4Addr>().is_ok() {
+                "An IPv4 address cannot be in brackets".to_string()
+            } else {
+                format!("{host:?} does not appear to be an IPv4 or IPv6 address")
+            };
+            return Err(UrlJoinError(message));
+        }
+    }
+    Ok(())
 }
 
 fn unsplit(
@@ -270,7 +310,27 @@ mod tests {
             ),
         ];
         for (base, url, expected) in cases {
-            assert_eq!(urljoin(base, url), expected, "urljoin({base:?}, {url:?})");
+            assert_eq!(
+                urljoin(base, url).as_deref(),
+                Ok(expected),
+                "urljoin({base:?}, {url:?})"
+            );
         }
+    }
+
+    #[test]
+    fn brackets_in_the_host_fail_as_in_python() {
+        let e = urljoin("https://{{ config['account'] }}.api.com/", "x").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "\"'account'\" does not appear to be an IPv4 or IPv6 address"
+        );
+        assert!(urljoin("https://[::1]:8080/a/", "b").is_ok_and(|u| u == "https://[::1]:8080/a/b"));
+        assert!(urljoin("https://[1.2.3.4]/", "b").is_err());
+        assert!(urljoin("https://a]b/", "c").is_err());
+        assert!(
+            urljoin("{{ config['base'] }}/", "c").is_ok(),
+            "no netloc, no check"
+        );
     }
 }

@@ -37,7 +37,12 @@ impl LiteralKind {
 /// Evaluates `text` as a Python literal; `None` when it is not one (the caller keeps the string).
 pub fn literal_eval(text: &str) -> Option<(Value, LiteralKind)> {
     let text = text.trim_start_matches([' ', '\t']);
-    let mut parser = Parser { s: text.as_bytes(), text, pos: 0, depth: 0 };
+    let mut parser = Parser {
+        s: text.as_bytes(),
+        text,
+        pos: 0,
+        depth: 0,
+    };
     let value = parser.top()?;
     parser.skip_ws(true);
     if parser.pos != parser.s.len() {
@@ -112,11 +117,20 @@ impl Parser<'_> {
         match c {
             b'+' | b'-' => {
                 self.pos += 1;
+                self.skip_ws(false);
+                // Python takes one sign on a number constant, not `--1`.
+                if matches!(self.peek(), Some(b'+' | b'-')) {
+                    return None;
+                }
                 let operand = self.expr()?;
-                let Lit::Value(v, kind) = operand else { return Some(Lit::Complex) };
+                let Lit::Value(v, kind) = operand else {
+                    return Some(Lit::Complex);
+                };
                 let negate = c == b'-';
                 let v = match (kind, &v) {
-                    (LiteralKind::Int | LiteralKind::Bool, _) if !negate => Value::Number(int_of(&v)?),
+                    (LiteralKind::Int | LiteralKind::Bool, _) if !negate => {
+                        Value::Number(int_of(&v)?)
+                    }
                     (LiteralKind::Int | LiteralKind::Bool, _) => negate_int(&v)?,
                     (LiteralKind::Float, Value::Number(n)) => {
                         let f = n.as_f64()?;
@@ -124,7 +138,11 @@ impl Parser<'_> {
                     }
                     _ => return None,
                 };
-                let kind = if kind == LiteralKind::Bool { LiteralKind::Int } else { kind };
+                let kind = if kind == LiteralKind::Bool {
+                    LiteralKind::Int
+                } else {
+                    kind
+                };
                 self.after_number(Lit::Value(v, kind))
             }
             b'0'..=b'9' | b'.' => {
@@ -138,10 +156,18 @@ impl Parser<'_> {
             b'{' => self.mapping(),
             _ => {
                 let start = self.pos;
-                while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_') {
+                while self
+                    .peek()
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
+                {
                     self.pos += 1;
                 }
                 match &self.text[start..self.pos] {
+                    "set" if self.text[self.pos..].trim_start().starts_with("()") => {
+                        self.skip_ws(false);
+                        self.pos += 2;
+                        Some(Lit::Value(Value::Array(Vec::new()), LiteralKind::Set))
+                    }
                     "True" => Some(Lit::Value(Value::Bool(true), LiteralKind::Bool)),
                     "False" => Some(Lit::Value(Value::Bool(false), LiteralKind::Bool)),
                     "None" => Some(Lit::Value(Value::Null, LiteralKind::None)),
@@ -169,16 +195,26 @@ impl Parser<'_> {
 
     fn is_string_prefix(&self) -> bool {
         let rest = &self.s[self.pos..];
-        let prefix_len = rest.iter().take(2).take_while(|c| matches!(c, b'r' | b'R' | b'b' | b'B' | b'u' | b'U')).count();
+        let prefix_len = rest
+            .iter()
+            .take(2)
+            .take_while(|c| matches!(c, b'r' | b'R' | b'b' | b'B' | b'u' | b'U'))
+            .count();
         matches!(rest.get(prefix_len), Some(b'"' | b'\''))
     }
 
     fn number(&mut self) -> Option<Lit> {
         let start = self.pos;
-        while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.') {
+        while self
+            .peek()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.')
+        {
             let c = self.s[self.pos];
             self.pos += 1;
-            if matches!(c, b'e' | b'E') && matches!(self.peek(), Some(b'+' | b'-')) && !self.text[start..].starts_with("0x") {
+            if matches!(c, b'e' | b'E')
+                && matches!(self.peek(), Some(b'+' | b'-'))
+                && !self.text[start..].starts_with("0x")
+            {
                 self.pos += 1;
             }
         }
@@ -207,16 +243,24 @@ impl Parser<'_> {
             }
             // Bigger than JSON's integers: the nearest float, as JSON readers would.
             let f: f64 = lower.parse().ok()?;
-            return Some(Lit::Value(Value::Number(Number::from_f64(f)?), LiteralKind::Int));
+            return Some(Lit::Value(
+                Value::Number(Number::from_f64(f)?),
+                LiteralKind::Int,
+            ));
         }
-        let valid_float = lower.bytes().all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'+' | b'-'))
+        let valid_float = lower
+            .bytes()
+            .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'+' | b'-'))
             && lower.bytes().any(|c| c.is_ascii_digit());
         if !valid_float {
             return None;
         }
         let f: f64 = lower.parse().ok()?;
         // `1e400` is `inf` in Python, which JSON cannot hold: keep the text.
-        Some(Lit::Value(Value::Number(Number::from_f64(f)?), LiteralKind::Float))
+        Some(Lit::Value(
+            Value::Number(Number::from_f64(f)?),
+            LiteralKind::Float,
+        ))
     }
 
     /// One or more adjacent string literals (Python concatenates them).
@@ -226,7 +270,9 @@ impl Parser<'_> {
             out.push_str(&self.string()?);
             let save = self.pos;
             self.skip_ws(false);
-            let next_is_string = matches!(self.peek(), Some(b'"' | b'\'')) || (self.peek().is_some_and(|c| c.is_ascii_alphabetic()) && self.is_string_prefix());
+            let next_is_string = matches!(self.peek(), Some(b'"' | b'\''))
+                || (self.peek().is_some_and(|c| c.is_ascii_alphabetic())
+                    && self.is_string_prefix());
             if !next_is_string {
                 self.pos = save;
                 break;
@@ -359,7 +405,10 @@ impl Parser<'_> {
         if kind == LiteralKind::Tuple && items.len() == 1 && !saw_comma {
             return items.pop(); // `(x)` is just `x`
         }
-        let values = items.into_iter().map(as_value).collect::<Option<Vec<_>>>()?;
+        let values = items
+            .into_iter()
+            .map(as_value)
+            .collect::<Option<Vec<_>>>()?;
         Some(Lit::Value(Value::Array(values), kind))
     }
 
@@ -384,7 +433,10 @@ impl Parser<'_> {
             if *is_set.get_or_insert(this_is_set) != this_is_set {
                 return None;
             }
-            if matches!(key_kind, LiteralKind::List | LiteralKind::Dict | LiteralKind::Set) {
+            if matches!(
+                key_kind,
+                LiteralKind::List | LiteralKind::Dict | LiteralKind::Set
+            ) {
                 return None; // unhashable: a TypeError in Python, so no literal
             }
             if this_is_set {
@@ -431,10 +483,12 @@ fn int_of(v: &Value) -> Option<Number> {
 
 fn negate_int(v: &Value) -> Option<Value> {
     let n = int_of(v)?;
-    if let Some(u) = n.as_u64() {
-        if u <= i64::MAX as u64 + 1 {
-            return Some(Value::Number(Number::from((u as i128).wrapping_neg() as i64)));
-        }
+    if let Some(u) = n.as_u64()
+        && u <= i64::MAX as u64 + 1
+    {
+        return Some(Value::Number(Number::from(
+            (u as i128).wrapping_neg() as i64
+        )));
     }
     if let Some(i) = n.as_i64() {
         return Some(Value::Number(Number::from(i.checked_neg()?)));
@@ -484,31 +538,64 @@ mod tests {
 
     #[test]
     fn not_literals_stay_strings() {
-        for s in ["2024-01-01", "2024-1-1", "abc", "1+2j", "3j", "01", "hello world", "", "inf", "[1, 2", "{'a': [1]", "a, b", "1 2", "{[1]: 2}", "f'x'", "1e400", "true", "1\n2"] {
+        for s in [
+            "2024-01-01",
+            "2024-1-1",
+            "abc",
+            "1+2j",
+            "3j",
+            "01",
+            "hello world",
+            "",
+            "inf",
+            "[1, 2",
+            "{'a': [1]",
+            "a, b",
+            "1 2",
+            "{[1]: 2}",
+            "f'x'",
+            "1e400",
+            "true",
+            "1\n2",
+        ] {
             assert_eq!(ev(s), None, "{s:?}");
         }
     }
 
     #[test]
     fn containers() {
-        assert_eq!(ev("[1, 'a', None, True]"), Some(json!([1, "a", null, true])));
+        assert_eq!(
+            ev("[1, 'a', None, True]"),
+            Some(json!([1, "a", null, true]))
+        );
         assert_eq!(ev("[]"), Some(json!([])));
         assert_eq!(ev("(1,)"), Some(json!([1])));
-        assert_eq!(literal_eval("(1, 2)").map(|(_, k)| k), Some(LiteralKind::Tuple));
+        assert_eq!(
+            literal_eval("(1, 2)").map(|(_, k)| k),
+            Some(LiteralKind::Tuple)
+        );
         assert_eq!(ev("(7)"), Some(json!(7)));
         assert_eq!(ev("1, 2"), Some(json!([1, 2])));
-        assert_eq!(ev("{'a': 1, 'b': [1, 2], 'c': {'d': None},}"), Some(json!({"a": 1, "b": [1, 2], "c": {"d": null}})));
+        assert_eq!(
+            ev("{'a': 1, 'b': [1, 2], 'c': {'d': None},}"),
+            Some(json!({"a": 1, "b": [1, 2], "c": {"d": null}}))
+        );
         assert_eq!(ev("{1: 'x'}"), Some(json!({"1": "x"})));
         assert_eq!(ev("{1, 2, 2}"), Some(json!([1, 2])));
+        assert_eq!(ev("set()"), Some(json!([])));
+        assert_eq!(ev("--1"), None);
         assert_eq!(ev("{'a': 1, 'a': 2}"), Some(json!({"a": 2})));
         assert_eq!(ev("[\n  1,\n  2\n]"), Some(json!([1, 2])));
     }
 
     #[test]
     fn kinds_for_valid_types() {
-        assert_eq!(literal_eval("True").map(|(_, k)| k), Some(LiteralKind::Bool));
+        assert_eq!(
+            literal_eval("True").map(|(_, k)| k),
+            Some(LiteralKind::Bool)
+        );
         assert!(LiteralKind::accepts(LiteralKind::Int, LiteralKind::Bool));
         assert!(!LiteralKind::accepts(LiteralKind::Str, LiteralKind::Int));
-        assert_eq!(literal_eval("-True").map(|(v, k)| (v, k)), Some((json!(-1), LiteralKind::Int)));
+        assert_eq!(literal_eval("-True"), Some((json!(-1), LiteralKind::Int)));
     }
 }

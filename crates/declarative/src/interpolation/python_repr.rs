@@ -41,10 +41,17 @@ fn write_repr(out: &mut String, value: &Value, nested: bool) {
         ValueKind::String => write_str_repr(out, value.as_str().unwrap_or_default()),
         ValueKind::Bytes => {
             out.push('b');
-            write_str_repr(out, &String::from_utf8_lossy(value.as_bytes().unwrap_or_default()));
+            write_str_repr(
+                out,
+                &String::from_utf8_lossy(value.as_bytes().unwrap_or_default()),
+            );
         }
         ValueKind::Seq | ValueKind::Iterable => {
-            let (open, close) = if value.is_tuple() { ("(", ")") } else { ("[", "]") };
+            let (open, close) = if value.is_tuple() {
+                ("(", ")")
+            } else {
+                ("[", "]")
+            };
             out.push_str(open);
             let mut n = 0;
             if let Ok(items) = value.try_iter() {
@@ -102,7 +109,11 @@ pub fn python_float(f: f64) -> String {
         return if f > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+        return if f.is_sign_negative() {
+            "-0.0".into()
+        } else {
+            "0.0".into()
+        };
     }
     let sci = format!("{f:e}"); // e.g. "1.5e-5", "1e16"
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
@@ -118,7 +129,11 @@ pub fn python_float(f: f64) -> String {
 
 /// `repr(str)`: single quotes unless the text has a `'` and no `"`.
 pub fn write_str_repr(out: &mut String, s: &str) {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     out.push(quote);
     for c in s.chars() {
         match c {
@@ -233,8 +248,13 @@ mod tests {
 
     #[test]
     fn str_and_repr_like_python() {
-        let v = Value::from(Serde(json!({"a": [1, "x", null, true, 1.5], "b'": {"c": "it's"}})));
-        assert_eq!(python_str(&v), r#"{'a': [1, 'x', None, True, 1.5], "b'": {'c': "it's"}}"#);
+        let v = Value::from(Serde(
+            json!({"a": [1, "x", null, true, 1.5], "b'": {"c": "it's"}}),
+        ));
+        assert_eq!(
+            python_str(&v),
+            r#"{'a': [1, 'x', None, True, 1.5], "b'": {'c': "it's"}}"#
+        );
         assert_eq!(python_str(&Value::from("plain")), "plain");
         assert_eq!(python_repr(&Value::from("plain")), "'plain'");
         assert_eq!(python_str(&Value::from(false)), "False");
@@ -243,7 +263,15 @@ mod tests {
 
     #[test]
     fn floats_like_python() {
-        for (f, s) in [(1.0, "1.0"), (0.1, "0.1"), (1e16, "1e+16"), (1.5e-5, "1.5e-05"), (123456.789, "123456.789"), (1e-4, "0.0001"), (-2.5, "-2.5")] {
+        for (f, s) in [
+            (1.0, "1.0"),
+            (0.1, "0.1"),
+            (1e16, "1e+16"),
+            (1.5e-5, "1.5e-05"),
+            (123456.789, "123456.789"),
+            (1e-4, "0.0001"),
+            (-2.5, "-2.5"),
+        ] {
             assert_eq!(python_float(f), s);
         }
     }
@@ -251,6 +279,9 @@ mod tests {
     #[test]
     fn json_dumps_like_python() {
         let v = Value::from(Serde(json!({"a": [1, 2.0], "é": "x\"y"})));
-        assert_eq!(python_json_dumps(&v).unwrap(), r#"{"a": [1, 2.0], "\u00e9": "x\"y"}"#);
+        assert_eq!(
+            python_json_dumps(&v).unwrap(),
+            r#"{"a": [1, 2.0], "\u00e9": "x\"y"}"#
+        );
     }
 }

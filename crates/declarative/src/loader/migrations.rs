@@ -83,7 +83,10 @@ fn migrate_path(c: &mut Map<String, Value>) -> Result<(), String> {
         } else {
             format!("{url}/")
         };
-        c.insert("url".into(), Value::String(urljoin(&base, &path)));
+        c.insert(
+            "url".into(),
+            Value::String(urljoin(&base, &path).map_err(|e| e.to_string())?),
+        );
     }
     Ok(())
 }
@@ -248,6 +251,9 @@ mod tests {
         assert_eq!(applied[0]["migration"], "HttpRequesterUrlBaseToUrl");
         assert_eq!(applied[0]["from_version"], "6.1.0");
         let original = json!({"a": {"type": "HttpRequester", "url_base": "https://a"}, "b": {"type": "HttpRequester", "path": "/x"}});
+        assert_eq!(apply_migrations(&original), original);
+        // Python's urljoin refuses brackets in a host: the CDK then keeps the whole manifest as it was.
+        let original = json!({"r": {"type": "HttpRequester", "url_base": "https://{{ config['user'] }}.api.com/v3", "path": "/x"}});
         assert_eq!(apply_migrations(&original), original);
     }
 
