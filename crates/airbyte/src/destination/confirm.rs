@@ -49,12 +49,25 @@ impl From<ConnectorError> for ConsumeError {
     }
 }
 
-/// Reads the destination's output, storing each confirmed state as it arrives.
+/// Saves the write's new generations, then reads the destination's output, storing each
+/// confirmed state as it arrives.
 pub(crate) fn consume(
     process: abrs_connectors::ConnectorProcess,
     shared: Arc<Mutex<Shared>>,
     store: Option<StateStore>,
+    progress: Vec<(String, DestinationStreamProgress)>,
 ) -> std::result::Result<RunSummary, ConsumeError> {
+    if let Some(store) = &store {
+        // On failure the process is dropped, which stops the destination.
+        store
+            .cache
+            .set_destination_progress_all(
+                &store.destination,
+                &store.source,
+                progress.iter().map(|(k, p)| (k.as_str(), p)),
+            )
+            .map_err(|e| ConsumeError::Store(e.into()))?;
+    }
     process.for_each(|decoded| -> std::result::Result<Flow, ConsumeError> {
         if let Decoded::Message(m) = decoded
             && m.r#type == MessageType::State

@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use abrs_caches::{DuckDbCache, StateProvider, WriteStrategy, default_cache};
+use abrs_caches::{
+    DestinationStreamProgress, DuckDbCache, StateProvider, WriteStrategy, default_cache,
+};
 use abrs_connectors::{Invocation, StdinSource};
 use abrs_protocol::StreamStatus;
 use serde_json::Value;
@@ -299,9 +301,16 @@ impl Destination {
                 available: Vec::new(),
             });
         }
+        // A state cache that does not exist yet holds no state: it is created by the thread
+        // that stores the echoes, while the connectors start, not before them.
+        let fresh_state_cache = state_cache
+            .as_ref()
+            .is_some_and(|c| c.db_path().as_os_str() != ":memory:" && !c.db_path().exists());
         let progress = match &state_cache {
-            Some(c) => c.get_destination_progress(self.name(), &source_name)?,
-            None => BTreeMap::new(),
+            Some(c) if !fresh_state_cache => {
+                c.get_destination_progress(self.name(), &source_name)?
+            }
+            _ => BTreeMap::new(),
         };
         let plans = plan_catalog(&mut catalog, options.write_strategy, &progress)?;
         let config = self.core.hydrated_config_for("write")?;
@@ -311,7 +320,7 @@ impl Destination {
             source: source_name.clone(),
         });
         let destination_states = match (&store, options.force_full_refresh) {
-            (Some(s), false) => s
+            (Some(s), false) if !fresh_state_cache => s
                 .cache
                 .get_destination_state_provider(&s.destination, &s.source)?
                 .state_messages()
@@ -320,7 +329,7 @@ impl Destination {
         };
 
         let earlier_state = match (&store, options.force_full_refresh) {
-            (Some(s), true) => !s
+            (Some(s), true) if !fresh_state_cache => !s
                 .cache
                 .get_destination_state_provider(&s.destination, &s.source)?
                 .state_messages()
@@ -361,14 +370,6 @@ impl Destination {
             StdinSource::Pipe,
         ))?;
         let log_file = process.log_file().map(Path::to_path_buf);
-        // The new generations are saved while the destination starts up (one transaction).
-        if let Some(store) = &store {
-            store.cache.set_destination_progress_all(
-                &store.destination,
-                &store.source,
-                plans.iter().map(|(k, p)| (k.as_str(), &p.progress)),
-            )?;
-        }
         let Some(mut stdin) = process.take_stdin() else {
             return Err(Error::input(
                 format!(
@@ -392,12 +393,18 @@ impl Destination {
                 .collect(),
             ..Default::default()
         }));
+        // The new generations are saved (one transaction) by the output thread, before it reads
+        // any echo, while the destination starts up.
+        let progress: Vec<(String, DestinationStreamProgress)> = plans
+            .iter()
+            .map(|(k, p)| (k.clone(), p.progress.clone()))
+            .collect();
         let consumer = {
             let shared = Arc::clone(&shared);
             let store = store.clone();
             std::thread::Builder::new()
                 .name("destination-output".into())
-                .spawn(move || consume(process, shared, store))
+                .spawn(move || consume(process, shared, store, progress))
                 .map_err(|source| Error::Io {
                     path: PathBuf::from("<destination output thread>"),
                     source,
