@@ -37,16 +37,93 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("int", int);
     env.add_filter("float", float);
     env.add_filter("hmac", hmac);
-    for name in ["regex_search", "regex_replace"] {
-        env.add_filter(
-            name,
-            move |_: Value, _: minijinja::value::Rest<Value>| -> Result<Value, Error> {
-                Err(invalid(format!(
-                    "the `{name}` filter is not supported by the native engine yet"
-                )))
-            },
-        );
+    env.add_filter("regex_search", regex_search);
+    env.add_filter("regex_replace", regex_replace);
+}
+
+fn compile(pattern: &str) -> Result<fancy_regex::Regex, Error> {
+    fancy_regex::Regex::new(pattern)
+        .map_err(|e| invalid(format!("invalid regular expression {pattern:?}: {e}")))
+}
+
+/// `regex_search(value, regex)`: Python's `re.search`; the first group of the first match,
+/// `None` when that group did not take part, `""` without a match or a group.
+fn regex_search(value: Value, regex: &str) -> Result<Value, Error> {
+    let text = expect_str(&value, "search")?;
+    let re = compile(regex)?;
+    let caps = re
+        .captures(text)
+        .map_err(|e| invalid(format!("matching {regex:?} failed: {e}")))?;
+    Ok(match caps {
+        Some(c) if c.len() > 1 => match c.get(1) {
+            Some(m) => Value::from(m.as_str()),
+            None => Value::from(()),
+        },
+        _ => Value::from(""),
+    })
+}
+
+/// `regex_replace(value, regex, replacement)`: Python's `re.sub`, every match replaced; the
+/// replacement's `\1` and `\g<name>` refer to groups, as in Python.
+fn regex_replace(value: Value, regex: &str, replacement: &str) -> Result<String, Error> {
+    let text = expect_str(&value, "sub")?;
+    let re = compile(regex)?;
+    let template = python_replacement(replacement)?;
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for caps in re.captures_iter(text) {
+        let caps = caps.map_err(|e| invalid(format!("matching {regex:?} failed: {e}")))?;
+        let Some(whole) = caps.get(0) else { continue };
+        out.push_str(&text[last..whole.start()]);
+        caps.expand(&template, &mut out);
+        last = whole.end();
     }
+    out.push_str(&text[last..]);
+    Ok(out)
+}
+
+/// A Python `re.sub` replacement template as a fancy-regex one: `\1`/`\g<1>`/`\g<name>` →
+/// `${1}`/`${name}`, `$` → `$$`, and Python's string escapes (`\n`, `\t`, `\\`, ...).
+fn python_replacement(template: &str) -> Result<String, Error> {
+    let mut out = String::with_capacity(template.len());
+    let mut chars = template.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '$' => out.push_str("$$"),
+            '\\' => match chars.next() {
+                Some(d) if d.is_ascii_digit() => {
+                    let mut group = d.to_string();
+                    if let Some(e) = chars.peek().copied().filter(char::is_ascii_digit) {
+                        group.push(e);
+                        chars.next();
+                    }
+                    out.push_str(&format!("${{{group}}}"));
+                }
+                Some('g') => {
+                    if chars.next() != Some('<') {
+                        return Err(invalid("missing < in a \\g<...> group reference"));
+                    }
+                    let name: String = chars.by_ref().take_while(|c| *c != '>').collect();
+                    out.push_str(&format!("${{{name}}}"));
+                }
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some('r') => out.push('\r'),
+                Some('\\') => out.push('\\'),
+                Some(other) => {
+                    // Python refuses unknown ASCII-letter escapes; others stay as written.
+                    if other.is_ascii_alphabetic() {
+                        return Err(invalid(format!("bad escape \\{other} in the replacement")));
+                    }
+                    out.push('\\');
+                    out.push(other);
+                }
+                None => return Err(invalid("bad escape (end of pattern) in the replacement")),
+            },
+            other => out.push(other),
+        }
+    }
+    Ok(out)
 }
 
 fn expect_str<'a>(value: &'a Value, method: &str) -> Result<&'a str, Error> {

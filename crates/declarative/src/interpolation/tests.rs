@@ -458,8 +458,39 @@ fn filters() {
     assert_eq!(eval("{{ 'x' | string }}"), json!("x"));
     assert_eq!(eval("{{ '5' | int + 1 }}"), json!(6));
     assert_eq!(eval("{{ config.list | length }}"), json!(2));
+    // Python's re.search / re.sub (answers from CPython).
+    assert_eq!(eval("{{ 'a1b2' | regex_search('(\\d)') }}"), json!(1));
+    assert_eq!(
+        eval("{{ 'page=7&x=1' | regex_search('page=(\\d+)') }}"),
+        json!(7)
+    );
+    // No match (or no group) renders "", and an empty result falls back to the default.
+    assert_eq!(eval("{{ 'abc' | regex_search('(\\d)') }}"), Json::Null);
+    assert_eq!(
+        eval("{{ 'abc' | regex_search('b') }}"),
+        Json::Null,
+        "no group"
+    );
+    assert_eq!(
+        eval("{{ 'a-b-c' | regex_replace('-', '_') }}"),
+        json!("a_b_c")
+    );
+    assert_eq!(
+        // `\\2` in the Jinja literal is the two characters `\2` (`'\2'` would be "\x02").
+        eval("{{ 'John Smith' | regex_replace('(\\w+) (\\w+)', '\\\\2, \\\\1') }}"),
+        json!("Smith, John")
+    );
+    assert_eq!(
+        eval("{{ 'x1y' | regex_replace('(?P<d>\\d)', '[\\g<d>]$') }}"),
+        json!("x[1]$y")
+    );
+    assert_eq!(
+        eval("{{ 'foobar' | regex_replace('o(?=b)', '0') }}"),
+        json!("fo0bar"),
+        "lookahead, as Python's re"
+    );
     assert!(matches!(
-        eval_err("{{ 'a1' | regex_search('(\\d)') }}"),
+        eval_err("{{ 'a' | regex_search('(') }}"),
         InterpolationError::Render { .. }
     ));
 }
