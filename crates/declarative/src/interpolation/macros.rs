@@ -1,6 +1,6 @@
 //! The CDK's global functions (`airbyte_cdk/sources/declarative/interpolation/macros.py`).
 
-use chrono::{FixedOffset, Offset, TimeDelta, TimeZone, Utc};
+use chrono::{Offset, TimeDelta, TimeZone, Utc};
 use minijinja::value::{Kwargs, Rest, Value, ValueKind, ValueOrKwargs, from_args};
 use minijinja::{Environment, Error, ErrorKind};
 
@@ -70,17 +70,13 @@ pub fn str_to_datetime(s: &str) -> Result<PyDateTime, Error> {
         .ok_or_else(|| invalid(format!("Invalid isoformat string: {s:?}")))
 }
 
+/// `today_with_timezone(tz)`: today's date in an IANA time zone (the CDK uses pytz).
 fn today_with_timezone(timezone: &str) -> Result<Value, Error> {
-    // Fixed offsets only: the IANA database (pytz) is not bundled.
-    let offset = match timezone {
-        "UTC" | "Etc/UTC" | "GMT" | "Etc/GMT" | "Zulu" | "Etc/Zulu" | "Universal" | "Etc/Universal" | "Etc/UCT" | "UCT" => FixedOffset::east_opt(0),
-        _ => None,
-    }
-    .ok_or_else(|| invalid(format!("today_with_timezone({timezone:?}): only UTC time zones are supported by this engine so far")))?;
+    let tz: chrono_tz::Tz = timezone
+        .parse()
+        .map_err(|_| invalid(format!("UnknownTimeZoneError: {timezone:?}")))?;
     Ok(Value::from_object(PyDate(
-        offset
-            .from_utc_datetime(&Utc::now().naive_utc())
-            .date_naive(),
+        Utc::now().with_timezone(&tz).date_naive(),
     )))
 }
 

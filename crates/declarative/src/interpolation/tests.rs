@@ -338,6 +338,18 @@ fn now_today_and_day_delta() {
             .as_str()
             .unwrap_or_default()
     ));
+    // IANA zones (pytz's names): a date within a day of UTC's, and unknown names fail.
+    for zone in ["Pacific/Kiritimati", "Pacific/Pago_Pago", "Europe/Paris"] {
+        let date = eval(&format!("{{{{ today_with_timezone('{zone}') }}}}"));
+        let day = chrono::NaiveDate::parse_from_str(date.as_str().unwrap_or_default(), "%Y-%m-%d")
+            .unwrap_or_else(|e| panic!("{zone}: {date}: {e}"));
+        let utc = chrono::Utc::now().date_naive();
+        assert!((day - utc).num_days().abs() <= 1, "{zone}: {day} vs {utc}");
+    }
+    assert!(matches!(
+        eval_err("{{ today_with_timezone('Mars/Olympus') }}"),
+        InterpolationError::Render { .. }
+    ));
     let delta = eval("{{ day_delta(-1, format='%Y-%m-%d') }}");
     assert!(
         delta == json!(yesterday) || delta == json!(today),
