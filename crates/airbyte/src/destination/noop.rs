@@ -6,13 +6,15 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 
+use crate::read::Counters;
+
 use abrs_connectors::{
     ConnectorError, ConnectorProcess, Executor, InProcessDestination, Invocation, Verb,
 };
 use abrs_protocol::{
     AirbyteConnectionStatus, AirbyteMessage, AirbyteStateStats, ConnectionStatusKind,
     ConnectorSpecification, Decoded, DestinationSyncMode, LogLevel, MessageType, StateType,
-    decode_line,
+    decode_line, peek_record_stream,
 };
 
 /// The no-op destination's name (the name its destination state is stored under).
@@ -56,46 +58,23 @@ pub struct NoopSummary {
     pub states: u64,
 }
 
-/// Per-stream counts since each stream's last STATE, cheap on the hot path: a run of records
-/// of one stream costs one comparison each.
-#[derive(Default)]
+/// Per-stream counts since each stream's last STATE (the read's counters, emptied at states).
 struct SinceState {
-    names: Vec<String>,
-    counts: Vec<u64>,
-    last: usize,
+    counts: Counters,
     all: u64,
 }
 
 impl SinceState {
-    fn add(&mut self, stream: &[u8]) {
+    fn add(&mut self, stream: &str) {
         self.all += 1;
-        if self
-            .names
-            .get(self.last)
-            .is_some_and(|n| n.as_bytes() == stream)
-        {
-            self.counts[self.last] += 1;
-            return;
-        }
-        match self.names.iter().position(|n| n.as_bytes() == stream) {
-            Some(i) => {
-                self.last = i;
-                self.counts[i] += 1;
-            }
-            None => {
-                self.names
-                    .push(String::from_utf8_lossy(stream).into_owned());
-                self.counts.push(1);
-                self.last = self.names.len() - 1;
-            }
-        }
+        self.counts.add(stream);
     }
 
     /// Takes the count of one stream since its last state.
     fn take(&mut self, stream: &str) -> u64 {
-        match self.names.iter().position(|n| n == stream) {
+        match self.counts.names.iter().position(|n| n == stream) {
             Some(i) => {
-                let n = std::mem::take(&mut self.counts[i]);
+                let n = std::mem::take(&mut self.counts.counts[i]);
                 self.all = self.all.saturating_sub(n);
                 n
             }
@@ -105,23 +84,9 @@ impl SinceState {
 
     /// Takes the count of every stream.
     fn take_all(&mut self) -> u64 {
-        self.counts.iter_mut().for_each(|c| *c = 0);
+        self.counts.counts.iter_mut().for_each(|c| *c = 0);
         std::mem::take(&mut self.all)
     }
-}
-
-/// The stream of a RECORD line in the common `{"type":"RECORD","record":{"stream":"NAME",`
-/// shape, without parsing the rest; `None` for any other shape.
-fn quick_record_stream(line: &[u8]) -> Option<&[u8]> {
-    const PREFIX: &[u8] = br#"{"type":"RECORD","record":{"stream":""#;
-    let rest = line.strip_prefix(PREFIX)?;
-    let end = memchr_quote(rest)?;
-    let name = &rest[..end];
-    (!name.contains(&b'\\')).then_some(name)
-}
-
-fn memchr_quote(s: &[u8]) -> Option<usize> {
-    s.iter().position(|&b| b == b'"')
 }
 
 /// Runs `write`: reads protocol lines from `input` until its end, echoes each STATE with
@@ -130,7 +95,10 @@ fn memchr_quote(s: &[u8]) -> Option<usize> {
 pub fn write(input: &mut dyn Read, output: &mut dyn Write) -> io::Result<NoopSummary> {
     let mut reader = BufReader::with_capacity(READ_BUFFER, input);
     let mut line = Vec::with_capacity(4096);
-    let mut since = SinceState::default();
+    let mut since = SinceState {
+        counts: Counters::new(Vec::new()),
+        all: 0,
+    };
     let mut summary = NoopSummary::default();
     loop {
         line.clear();
@@ -138,7 +106,7 @@ pub fn write(input: &mut dyn Read, output: &mut dyn Write) -> io::Result<NoopSum
             break;
         }
         let text = line.strip_suffix(b"\n").unwrap_or(&line);
-        if let Some(stream) = quick_record_stream(text) {
+        if let Some(stream) = peek_record_stream(text) {
             summary.records += 1;
             since.add(stream);
             continue;
@@ -146,7 +114,7 @@ pub fn write(input: &mut dyn Read, output: &mut dyn Write) -> io::Result<NoopSum
         match decode_line(text) {
             Ok(Decoded::Record(r)) => {
                 summary.records += 1;
-                since.add(r.stream.as_bytes());
+                since.add(&r.stream);
             }
             Ok(Decoded::Message(m)) if m.r#type == MessageType::State => {
                 let Some(mut state) = m.state else { continue };
