@@ -209,11 +209,14 @@ impl Measurement {
             self.read.as_secs_f64(),
             thousands(self.records_per_second().round() as u64)
         );
-        eprintln!(
-            "  data         {:.1} MB of connector output, {:.1} MB/s",
-            self.mb(),
-            per_second(self.mb(), self.read)
-        );
+        // A write does not count the bytes it passes on.
+        if self.bytes > 0 {
+            eprintln!(
+                "  data         {:.1} MB of connector output, {:.1} MB/s",
+                self.mb(),
+                per_second(self.mb(), self.read)
+            );
+        }
         eprintln!(
             "  total        {:.2} s, set-up included",
             self.total.as_secs_f64()
