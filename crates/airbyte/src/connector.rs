@@ -248,6 +248,23 @@ pub(crate) fn build_executor(
         }
         ExecutorPlan::Declarative {
             manifest,
+            origin,
+            native: true,
+            ..
+        } => {
+            let path = std::path::Path::new(origin);
+            let directory = path
+                .is_file()
+                .then(|| path.parent().map(std::path::Path::to_path_buf))
+                .flatten();
+            Arc::new(crate::native_manifest::NativeManifestExecutor::new(
+                name,
+                manifest.clone(),
+                directory,
+            ))
+        }
+        ExecutorPlan::Declarative {
+            manifest,
             interpreter,
             ..
         } => {

@@ -26,8 +26,9 @@ pub enum ExecutorPlan {
         /// The interpreter: a path or a version such as `3.11`; `None` = default.
         interpreter: Option<String>,
     },
-    /// A declarative (YAML) manifest, run by airbyte-cdk's `source-declarative-manifest` in
-    /// `<install_root>/.venv-source-declarative-manifest` (the native engine comes next).
+    /// A declarative (YAML) manifest: run natively in-process by the `abrs-declarative`
+    /// engine, or — with `use_python`, or when it has `Custom*` components — by airbyte-cdk's
+    /// `source-declarative-manifest` in `<install_root>/.venv-source-declarative-manifest`.
     Declarative {
         /// Where the manifest came from (a path, or `inline`).
         origin: String,
@@ -35,6 +36,8 @@ pub enum ExecutorPlan {
         manifest: serde_json::Value,
         /// The interpreter for the CDK's venv: a path or a version; `None` = default.
         interpreter: Option<String>,
+        /// Whether the native engine runs it (else the Python CDK).
+        native: bool,
     },
     /// A Docker image run with `docker run --rm -i`.
     Docker {
@@ -180,21 +183,29 @@ pub fn choose_executor(name: &str, opts: &SourceOptions) -> Result<ExecutorPlan>
         ));
     }
     if let Some(manifest) = &opts.source_manifest {
-        if opts.version.is_some() {
+        if opts.version.is_some() && *manifest != crate::source::SourceManifest::Registry {
             return Err(Error::input(
                 "a version was given with a source manifest",
                 "a manifest runs as it is; drop `version`",
             ));
         }
-        let (origin, manifest) = manifest.load()?;
+        let (origin, manifest) = manifest.load_for(name, opts.version.as_deref())?;
         let interpreter = match &opts.use_python {
             Some(UsePython::Interpreter(i)) => Some(i.clone()),
             _ => None,
         };
+        // The CDK runs it when asked for (`use_python`) or when it needs Python code
+        // (`Custom*` components, `class_name`); the native engine otherwise.
+        let wants_python = matches!(
+            opts.use_python,
+            Some(UsePython::Yes | UsePython::Interpreter(_))
+        );
+        let native = !wants_python && !crate::native_manifest::needs_python(&manifest);
         return Ok(ExecutorPlan::Declarative {
             origin,
             manifest,
             interpreter,
+            native,
         });
     }
     if opts.version.is_some() && opts.pip_url.is_some() {

@@ -29,6 +29,7 @@ pub mod destination;
 pub mod documents;
 mod error;
 mod executor_choice;
+pub mod native_manifest;
 mod read;
 pub mod registry;
 pub mod secrets;
@@ -51,10 +52,12 @@ pub use read::{
 pub use registry::{ConnectorMetadata, InstallType, get_available_connectors};
 pub use secrets::{SecretString, get_secret};
 pub use source::{
-    ConfigCallback, GetRecordsOptions, KeyFields, Source, SourceManifest, SourceOptions,
-    SpecFormat, StreamSelection, get_source,
+    ConfigCallback, GetRecordsOptions, KeyFields, MANIFEST_REGISTRY_URL, Source, SourceManifest,
+    SourceOptions, SpecFormat, StreamSelection, get_source, registry_manifest_url,
 };
 
+/// The native declarative-manifest engine.
+pub use abrs_declarative as declarative;
 /// The Airbyte protocol types (messages, catalogs, specs), re-exported.
 pub use abrs_protocol as protocol;
 

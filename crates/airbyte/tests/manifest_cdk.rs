@@ -2,19 +2,16 @@
 //! `SourceOptions::source_manifest`: airbyte-cdk's `source-declarative-manifest`, installed from
 //! PyPI by our venv executor, against the test's own mock HTTP server on loopback.
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+
+use support::items_api::{manifest, mock_api};
 
 use airbyte as ab;
 use airbyte::arrow::util::display::array_value_to_string;
 use serde_json::{Value, json};
-
-fn manifest() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/manifests/items.yaml")
-}
 
 fn install_root() -> PathBuf {
     let home = std::env::var_os("HOME")
@@ -23,73 +20,14 @@ fn install_root() -> PathBuf {
     home.join(".cache/airbyte-rs/test-venvs")
 }
 
-/// One request the mock saw: its path with query, and its `X-Api-Key` header.
-type Seen = Arc<Mutex<Vec<(String, Option<String>)>>>;
-
-/// Serves `/items?page=N` (5 items, pages of 2) on loopback; returns its base URL.
-fn mock_api() -> (String, Seen) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let seen: Seen = Arc::default();
-    let log = Arc::clone(&seen);
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(200) {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-            let mut request_line = String::new();
-            if reader.read_line(&mut request_line).is_err() {
-                continue;
-            }
-            let target = request_line
-                .split_whitespace()
-                .nth(1)
-                .unwrap_or("/")
-                .to_string();
-            let mut key = None;
-            loop {
-                let mut header = String::new();
-                if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
-                    break;
-                }
-                if let Some((name, value)) = header.split_once(':')
-                    && name.eq_ignore_ascii_case("x-api-key")
-                {
-                    key = Some(value.trim().to_string());
-                }
-            }
-            log.lock().unwrap().push((target.clone(), key.clone()));
-            let page: usize = target
-                .split("page=")
-                .nth(1)
-                .and_then(|p| p.split('&').next())
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(1);
-            let (status, body) = if key.as_deref() == Some("k3y") {
-                let items: Vec<Value> = (1..=5)
-                    .skip((page - 1) * 2)
-                    .take(2)
-                    .map(|i| json!({"id": i, "name": format!("item {i}")}))
-                    .collect();
-                ("200 OK", json!({"data": items}).to_string())
-            } else {
-                ("401 Unauthorized", json!({"error": "bad key"}).to_string())
-            };
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    (format!("http://127.0.0.1:{port}"), seen)
-}
-
 fn source(config: Value) -> ab::Source {
     ab::get_source(
         "source-items",
         Some(config),
         ab::SourceOptions {
             source_manifest: Some(ab::SourceManifest::Path(manifest())),
+            // The CDK, not the native engine (the default for manifests without Python code).
+            use_python: Some(ab::UsePython::Yes),
             install_root: Some(install_root()),
             ..Default::default()
         },

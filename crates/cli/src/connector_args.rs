@@ -48,10 +48,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     pub install_root: Option<PathBuf>,
 
-    /// A declarative (YAML) manifest that defines the source; run by airbyte-cdk's
-    /// `source-declarative-manifest` in `.venv-source-declarative-manifest`.
-    #[arg(long, value_name = "MANIFEST.yaml")]
-    pub manifest: Option<PathBuf>,
+    /// A declarative (YAML) manifest that defines the source (a path or an http(s) URL); run
+    /// natively, or with --use-python by airbyte-cdk's `source-declarative-manifest` in
+    /// `.venv-source-declarative-manifest`.
+    #[arg(long, value_name = "MANIFEST.yaml|URL")]
+    pub manifest: Option<String>,
 }
 
 impl RunArgs {
@@ -77,7 +78,7 @@ impl RunArgs {
             use_python: self.use_python.as_deref().map(ab::UsePython::parse),
             use_host_network: self.use_host_network,
             install_root: self.install_root.clone(),
-            source_manifest: self.manifest.clone().map(ab::SourceManifest::Path),
+            source_manifest: self.manifest.as_deref().map(ab::SourceManifest::from_arg),
             ..Default::default()
         }
     }

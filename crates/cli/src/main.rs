@@ -59,6 +59,10 @@ enum Command {
     /// The built-in no-op destination (`--destination noop`), as an Airbyte connector.
     #[command(hide = true)]
     NoopDestination(commands::noop_destination::Args),
+    /// Run a declarative manifest natively, speaking the protocol on stdout exactly like the
+    /// CDK's `source-declarative-manifest` (a drop-in for it).
+    #[command(alias = "declarative")]
+    SourceDeclarativeManifest(commands::source_declarative_manifest::Args),
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -77,6 +81,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Benchmark(args) => commands::benchmark::run(args),
         Command::BenchmarkSource(args) => commands::benchmark_source::run(args),
         Command::NoopDestination(args) => commands::noop_destination::run(args),
+        Command::SourceDeclarativeManifest(args) => {
+            commands::source_declarative_manifest::run(args)
+        }
     }
 }
 

@@ -158,6 +158,12 @@ impl Manifest {
         self.tree.get("schemas").and_then(Value::as_object)
     }
 
+    /// The manifest with `directory` as its folder (where its schema files are looked up).
+    pub fn with_directory(mut self, directory: Option<PathBuf>) -> Self {
+        self.directory = directory;
+        self
+    }
+
     /// The directory of the manifest file, when it was loaded from one.
     pub fn directory(&self) -> Option<&Path> {
         self.directory.as_deref()

@@ -11,6 +11,7 @@ pub mod noop_destination;
 pub mod query;
 pub mod read;
 pub mod records;
+pub mod source_declarative_manifest;
 pub mod spec;
 pub mod sync;
 pub mod validate;

@@ -66,6 +66,33 @@ impl PyDateTime {
         s
     }
 
+    /// `isoformat(sep, timespec)`: `timespec` is `auto`, `hours`, `minutes`, `seconds`,
+    /// `milliseconds` or `microseconds`, as in Python.
+    pub fn isoformat_with(&self, sep: &str, timespec: &str) -> Result<String, Error> {
+        let dt = self.0;
+        let micros = dt.nanosecond() / 1000;
+        let date = dt.format("%Y-%m-%d");
+        let (h, m, sec) = (dt.hour(), dt.minute(), dt.second());
+        let time = match timespec {
+            "auto" => return Ok(self.isoformat(sep)),
+            "hours" => format!("{h:02}"),
+            "minutes" => format!("{h:02}:{m:02}"),
+            "seconds" => format!("{h:02}:{m:02}:{sec:02}"),
+            "milliseconds" => format!("{h:02}:{m:02}:{sec:02}.{:03}", micros / 1000),
+            "microseconds" => format!("{h:02}:{m:02}:{sec:02}.{micros:06}"),
+            other => {
+                return Err(Error::new(
+                    ErrorKind::InvalidOperation,
+                    format!("Unknown timespec value: {other:?}"),
+                ));
+            }
+        };
+        Ok(format!(
+            "{date}{sep}{time}{}",
+            format_offset(*dt.offset(), true)
+        ))
+    }
+
     /// `timestamp()`: seconds since the epoch, as a float.
     pub fn timestamp(&self) -> f64 {
         self.0.timestamp() as f64 + f64::from(self.0.timestamp_subsec_micros()) / 1e6
@@ -140,8 +167,18 @@ impl Object for PyDateTime {
                 Ok(self.strftime(format).into())
             }
             "isoformat" => {
-                let (sep,): (Option<&str>,) = from_args(args)?;
-                Ok(self.isoformat(sep.unwrap_or("T")).into())
+                let (sep, timespec, kwargs): (Option<&str>, Option<&str>, Kwargs) =
+                    from_args(args)?;
+                let sep = match kwargs.get::<Option<&str>>("sep")? {
+                    Some(s) => s,
+                    None => sep.unwrap_or("T"),
+                };
+                let timespec = match kwargs.get::<Option<&str>>("timespec")? {
+                    Some(t) => t,
+                    None => timespec.unwrap_or("auto"),
+                };
+                kwargs.assert_all_used()?;
+                Ok(self.isoformat_with(sep, timespec)?.into())
             }
             "timestamp" => {
                 let () = from_args(args)?;

@@ -266,10 +266,11 @@ impl InterpolatedNestedMapping {
             Json::Object(members) => {
                 let mut out = Map::with_capacity(members.len());
                 for (k, v) in members {
+                    // The key as `json.dumps` writes a Python dict key: None → "null",
+                    // True → "true", numbers as their text.
                     let key =
                         match interpolator.eval(k, context, Some(&self.parameters), None, None)? {
                             Json::String(s) => s,
-                            Json::Null => "None".to_string(),
                             other => other.to_string(),
                         };
                     let value = self.eval_node(v, context)?;

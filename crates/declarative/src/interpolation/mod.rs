@@ -343,7 +343,9 @@ fn is_type_error(e: &minijinja::Error, message: &str) -> bool {
         && !is_undefined_operand(e, message)
         && (message.contains(macros::TYPE_ERROR)
             || message.contains("operator on unsupported types")
-            || message.contains("unable to calculate"))
+            || message.contains("unable to calculate")
+            // `x in None`: Python's "argument of type 'NoneType' is not iterable".
+            || message.contains("cannot perform a containment check"))
 }
 
 /// minijinja's message with its cause chain, without the debug dump of the context.

@@ -618,3 +618,17 @@ fn python_rendering_of_values() {
         "2024-01-01"
     );
 }
+
+#[test]
+fn isoformat_takes_pythons_timespec() {
+    assert_eq!(
+        eval("{{ str_to_datetime('2024-01-02T03:04:05.123456Z').isoformat('T', 'seconds') }}"),
+        json!("2024-01-02T03:04:05+00:00")
+    );
+    assert_eq!(
+        eval(
+            "{{ str_to_datetime('2024-01-02T03:04:05.123456Z').isoformat(timespec='milliseconds') }}"
+        ),
+        json!("2024-01-02T03:04:05.123+00:00")
+    );
+}

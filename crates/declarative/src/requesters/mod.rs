@@ -1,0 +1,9 @@
+//! Requesters: `HttpRequester`, `RequestOption`, the request options of a request.
+
+mod http_requester;
+mod request_option;
+mod request_options;
+
+pub use http_requester::{HttpRequester, python_str, with_query};
+pub use request_option::{InjectInto, RequestOption};
+pub use request_options::{InterpolatedRequestOptions, RequestOptions};

@@ -1,0 +1,5 @@
+//! Retrievers: `SimpleRetriever` (request, paginate, select records).
+
+mod simple_retriever;
+
+pub use simple_retriever::SimpleRetriever;
