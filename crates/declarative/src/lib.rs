@@ -31,6 +31,7 @@ pub mod schema;
 pub mod slice;
 pub mod source;
 pub mod transformations;
+pub mod truthiness;
 pub mod url_join;
 
 pub use engine_error::EngineError;

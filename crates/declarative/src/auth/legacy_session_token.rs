@@ -16,6 +16,7 @@ use crate::factory::Node;
 use crate::http::{HttpClient, HttpRequest, RequestBody};
 use crate::interpolation::{Context, InterpolatedString};
 use crate::requesters::{RequestOptions, python_str};
+use crate::truthiness::truthy;
 
 /// A login: (login URL, username, password, key).
 type LoginKey = (String, String, String, String);
@@ -189,17 +190,6 @@ impl LegacySessionTokenAuthenticator {
             "Invalid credentials: session token is not valid or provide username and password"
                 .into(),
         ))
-    }
-}
-
-fn truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::String(s) => !s.is_empty(),
-        Value::Number(n) => n.as_f64() != Some(0.0),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
     }
 }
 

@@ -17,6 +17,7 @@ use crate::factory::Node;
 use crate::http::{HttpClient, HttpRequest, HttpResponse, RequestBody};
 use crate::interpolation::{Context, InterpolatedMapping, InterpolatedString};
 use crate::requesters::{RequestOptions, python_str, with_query};
+use crate::truthiness::truthy;
 
 /// How long the CDK retries a token request that failed with 429, 5xx or a network error.
 const REFRESH_MAX_TIME: Duration = Duration::from_secs(300);
@@ -809,18 +810,6 @@ fn find_value(data: &Value, key: &str, depth: usize) -> std::result::Result<Opti
         _ => {}
     }
     Ok(None)
-}
-
-/// Python truthiness of a JSON value.
-fn truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64() != Some(0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
-    }
 }
 
 /// Form pairs as requests encodes a `data=` mapping: `None` dropped, lists repeated, other

@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use crate::http::HttpResponse;
+use crate::truthiness::truthy as is_truthy;
 
 /// The keys an API's error message is looked for under, in the CDK's order.
 const MESSAGE_KEYS: &[&str] = &[
@@ -49,17 +50,6 @@ fn try_get_error(value: &Value) -> Option<String> {
             try_get_error(found)
         }
         _ => None,
-    }
-}
-
-fn is_truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64() != Some(0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
     }
 }
 

@@ -10,6 +10,7 @@ use crate::error::ManifestPath;
 use crate::factory::Node;
 use crate::http::HttpResponse;
 use crate::interpolation::{Context, InterpolatedString};
+use crate::truthiness::truthy;
 
 /// A `DpathExtractor`.
 #[derive(Debug)]
@@ -107,18 +108,6 @@ impl DpathExtractor {
             .iter()
             .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
             .collect()
-    }
-}
-
-/// Python's truthiness of a JSON value.
-pub(crate) fn truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64() != Some(0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
     }
 }
 

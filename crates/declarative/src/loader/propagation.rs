@@ -14,6 +14,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::{DeclarativeError, ManifestPath};
+pub(crate) use crate::truthiness::truthy as is_truthy;
 
 /// The `$parameters` key.
 pub const PARAMETERS_KEY: &str = "$parameters";
@@ -104,18 +105,6 @@ pub const CUSTOM_COMPONENTS_MAPPING: &[(&str, &str)] = &[
 
 fn table_lookup(table: &[(&str, &'static str)], key: &str) -> Option<&'static str> {
     table.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
-}
-
-/// Python truthiness of a JSON value.
-pub(crate) fn is_truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
-    }
 }
 
 /// Propagates types and parameters through `component`, which sits in the field

@@ -17,6 +17,7 @@ use crate::engine_error::Result;
 use crate::factory::Node;
 use crate::http::HttpResponse;
 use crate::requesters::RequestOptions;
+pub use crate::truthiness::truthy;
 
 /// What a strategy sees of the page just read.
 #[derive(Debug, Clone, Copy)]
@@ -93,18 +94,6 @@ impl Paginator for NoPagination {
     }
     fn path(&self, _token: Option<&Value>) -> Option<String> {
         None
-    }
-}
-
-/// Python truthiness of a JSON value.
-pub fn truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64() != Some(0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
     }
 }
 

@@ -9,6 +9,7 @@ use crate::error::ManifestPath;
 use crate::extractors::dpath::{self, Glob};
 use crate::factory::Node;
 use crate::interpolation::{Context, InterpolatedString};
+use crate::truthiness::truthy;
 
 /// A `DpathFlattenFields` transformation.
 #[derive(Debug)]
@@ -66,17 +67,6 @@ impl DpathFlattenFields {
             config: node.config().clone(),
             at: node.path.clone(),
         })
-    }
-}
-
-fn truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64() != Some(0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
     }
 }
 
