@@ -124,8 +124,8 @@ impl HttpRequester {
     }
 
     /// Sends one request for `context` with the retriever's `extra` options (paginator and
-    /// stream slicer), retrying as the error handler says. `Ok(None)` when the error handler
-    /// ignores the response.
+    /// stream slicer), retrying as the error handler says. A response the error handler
+    /// ignores is returned as it is (its records are not read, and it ends the slice).
     pub fn send(
         &self,
         client: &HttpClient,

@@ -109,10 +109,13 @@ impl RequestOption {
                 if !entry.is_object() {
                     *entry = Value::Object(Map::new());
                 }
-                current = match entry {
-                    Value::Object(m) => m,
-                    _ => unreachable!("just made a mapping"),
+                let Value::Object(next) = entry else {
+                    return Err(EngineError::manifest(
+                        &self.path,
+                        "field_path runs through a value that is not a mapping",
+                    ));
                 };
+                current = next;
             }
             current.insert(last, value);
         } else if let Some(name) = &self.field_name {
