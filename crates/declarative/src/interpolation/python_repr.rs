@@ -217,7 +217,8 @@ fn write_json(out: &mut String, value: &Value) -> Result<(), minijinja::Error> {
     Ok(())
 }
 
-fn write_json_str(out: &mut String, s: &str) {
+/// `s` as a JSON string the way Python's `json.dumps` writes it (non-ASCII escaped).
+pub fn write_json_str(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -238,6 +239,64 @@ fn write_json_str(out: &mut String, s: &str) {
         }
     }
     out.push('"');
+}
+
+/// A JSON value from serde.
+type JsonValue = serde_json::Value;
+
+/// Python's `str()` of a JSON value (`True`, `None`, `1e+16`, `{'a': 1}`): what requests puts
+/// in a header or query string and what schema normalization makes of a value.
+pub fn json_python_str(value: &JsonValue) -> String {
+    match value {
+        JsonValue::String(s) => s.clone(),
+        other => {
+            let mut out = String::new();
+            write_json_repr(&mut out, other);
+            out
+        }
+    }
+}
+
+fn write_json_repr(out: &mut String, value: &JsonValue) {
+    match value {
+        JsonValue::Null => out.push_str("None"),
+        JsonValue::Bool(true) => out.push_str("True"),
+        JsonValue::Bool(false) => out.push_str("False"),
+        JsonValue::Number(n) => out.push_str(&number_str(n)),
+        JsonValue::String(s) => write_str_repr(out, s),
+        JsonValue::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_json_repr(out, item);
+            }
+            out.push(']');
+        }
+        JsonValue::Object(map) => {
+            out.push('{');
+            for (i, (k, v)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_str_repr(out, k);
+                out.push_str(": ");
+                write_json_repr(out, v);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn number_str(n: &serde_json::Number) -> String {
+    if n.is_f64() {
+        n.as_f64()
+            .map(python_float)
+            .unwrap_or_else(|| n.to_string())
+    } else {
+        n.to_string()
+    }
 }
 
 #[cfg(test)]

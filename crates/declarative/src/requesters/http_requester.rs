@@ -248,18 +248,7 @@ impl HttpRequester {
 }
 
 /// A value as Python's `str()` shows it in a header or query string.
-pub fn python_str(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Bool(true) => "True".into(),
-        Value::Bool(false) => "False".into(),
-        Value::Null => "None".into(),
-        Value::Number(n) => n.to_string(),
-        other => crate::interpolation::python_repr::python_str(&minijinja::Value::from(
-            minijinja::value::Serde(other),
-        )),
-    }
-}
+pub use crate::interpolation::python_repr::json_python_str as python_str;
 
 fn form_pairs(map: &Map<String, Value>) -> Vec<(String, String)> {
     let mut out = Vec::new();

@@ -12,7 +12,7 @@
 use serde_json::{Map, Number, Value};
 
 use crate::extractors::dpath::python_int;
-use crate::interpolation::python_repr::{python_float, write_str_repr};
+use crate::interpolation::python_repr::json_python_str as python_str;
 
 /// Depth beyond which `$ref`s are not followed (a recursive schema).
 const MAX_DEPTH: usize = 256;
@@ -166,60 +166,6 @@ fn scalar_items(subschema: &Map<String, Value>) -> bool {
 
 fn is_leaf(value: &Value) -> bool {
     !matches!(value, Value::Object(_) | Value::Array(_))
-}
-
-/// Python's `str()` of a JSON value.
-pub fn python_str(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => {
-            let mut out = String::new();
-            write_repr(&mut out, other);
-            out
-        }
-    }
-}
-
-fn write_repr(out: &mut String, value: &Value) {
-    match value {
-        Value::Null => out.push_str("None"),
-        Value::Bool(true) => out.push_str("True"),
-        Value::Bool(false) => out.push_str("False"),
-        Value::Number(n) => out.push_str(&number_str(n)),
-        Value::String(s) => write_str_repr(out, s),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_repr(out, item);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            out.push('{');
-            for (i, (k, v)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_str_repr(out, k);
-                out.push_str(": ");
-                write_repr(out, v);
-            }
-            out.push('}');
-        }
-    }
-}
-
-fn number_str(n: &Number) -> String {
-    if n.is_f64() {
-        n.as_f64()
-            .map(python_float)
-            .unwrap_or_else(|| n.to_string())
-    } else {
-        n.to_string()
-    }
 }
 
 /// Python's `float()`; `None` where it raises (or gives what JSON cannot hold).
