@@ -157,8 +157,12 @@ fn python_plan(name: &str, opts: &SourceOptions, registry_package: Option<String
 ///   `version` with `pip_url` is rejected; `use_python = false` means Docker;
 /// * a name containing `/` is a path to a local executable;
 /// * with no method given: a name found on PATH runs as a local executable; else the registry
-///   (`AIRBYTE_LOCAL_REGISTRY`) decides (`default_install_type`: YAML > Python > Docker); with no
-///   registry, the Python package `airbyte-<name>` from PyPI is installed.
+///   ([`crate::registry`]) decides (`default_install_type`: YAML > Python > Docker): a
+///   manifest-only connector's manifest is fetched ([`registry::manifests::connector_manifest`])
+///   and run natively, a Python one is installed from PyPI with the registry's package name and
+///   the version pin. A name the current registry lacks is an error naming the closest names;
+///   one missing from a saved copy or the bundled snapshot (which may be older than the
+///   connector), or any name with the registry turned off, is tried as `airbyte-<name>` on PyPI.
 pub fn choose_executor(name: &str, opts: &SourceOptions) -> Result<ExecutorPlan> {
     let wants_python = opts.pip_url.is_some()
         || matches!(
@@ -246,19 +250,33 @@ pub fn choose_executor(name: &str, opts: &SourceOptions) -> Result<ExecutorPlan>
     {
         return Ok(ExecutorPlan::Local { path });
     }
-    match registry::get_connector_metadata(name)? {
-        None => Ok(python_plan(name, opts, None)),
-        Some(meta) => match meta.default_install_type() {
+    match registry::lookup(name)? {
+        registry::Lookup::Disabled => Ok(python_plan(name, opts, None)),
+        registry::Lookup::Unknown { error, current } => {
+            if current {
+                return Err(error);
+            }
+            // A saved copy or the bundled snapshot may predate the connector: try PyPI.
+            tracing::warn!(
+                "`{name}` is not in the connector registry available here (a saved copy or the \
+                 bundled snapshot); trying the PyPI package airbyte-{name}"
+            );
+            Ok(python_plan(name, opts, None))
+        }
+        registry::Lookup::Found(meta) => match meta.default_install_type() {
             InstallType::Python => Ok(python_plan(name, opts, meta.pypi_package_name)),
-            InstallType::Yaml => Err(Error::input(
-                format!(
-                    "connector `{name}` is a declarative (manifest-only) connector, and its \
-                     manifest cannot be downloaded here (no registry access)"
-                ),
-                "pass its manifest.yaml with source_manifest (CLI: `--manifest PATH`), or run it \
-                 in Docker (docker_image / `--docker-image`)",
-            )),
-            InstallType::Docker | InstallType::Java => docker_plan(name, None, opts),
+            InstallType::Yaml => {
+                let (origin, manifest) =
+                    registry::manifests::connector_manifest(name, opts.version.as_deref())?;
+                let native = !crate::native_manifest::needs_python(&manifest);
+                Ok(ExecutorPlan::Declarative {
+                    origin,
+                    manifest,
+                    interpreter: None,
+                    native,
+                })
+            }
+            _ => docker_plan(name, None, opts),
         },
     }
 }

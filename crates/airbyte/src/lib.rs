@@ -18,8 +18,9 @@
 //! # Ok::<(), ab::Error>(())
 //! ```
 //!
-//! Configs may refer to secrets as `secret_reference::NAME` (resolved from the environment,
-//! then `./.env`), see [`secrets`]. Errors are [`Error`], whose messages say what failed, why,
+//! Configs may refer to secrets as `secret_reference::NAME` (resolved by the registered secret
+//! managers: custom ones, the environment, `./.env`, Google Secret Manager, a prompt), see
+//! [`secrets`]. Errors are [`Error`], whose messages say what failed, why,
 //! and what to do.
 
 pub mod config;
@@ -28,7 +29,9 @@ mod dataset;
 pub mod destination;
 pub mod documents;
 mod error;
+mod error_kind;
 mod executor_choice;
+pub mod logs;
 pub mod native_manifest;
 mod read;
 pub mod registry;
@@ -44,13 +47,17 @@ pub use destination::{
 };
 pub use documents::{Document, DocumentRenderer};
 pub use error::{ConnectorError, Error, Result, Violation};
+pub use error_kind::{PRINT_FULL_ERROR_LOGS_ENV, parent_kind, print_full_logs};
 pub use executor_choice::{ExecutorPlan, UsePython, choose_executor};
 pub use read::{
     ConnectorStartedCallback, ProgressCallback, ReadOptions, ReadProgress, ReadResult,
     StreamReadSummary,
 };
-pub use registry::{ConnectorMetadata, InstallType, get_available_connectors};
-pub use secrets::{SecretString, get_secret};
+pub use registry::{
+    ConnectorMetadata, InstallType, RegistryOrigin, get_available_connectors,
+    get_connector_metadata,
+};
+pub use secrets::{GetSecretOptions, SecretSourceEnum, SecretString, get_secret, get_secret_with};
 pub use source::{
     ConfigCallback, GetRecordsOptions, KeyFields, MANIFEST_REGISTRY_URL, Source, SourceManifest,
     SourceOptions, SpecFormat, StreamSelection, get_source, registry_manifest_url,
@@ -68,6 +75,6 @@ pub use abrs_connectors as connectors;
 pub use abrs_caches::arrow;
 
 pub use abrs_caches::{
-    CachedDataset, DuckDbCache, LoadOptions, LoadSummary, LoadTimings, WriteMethod, WriteStrategy,
-    default_cache, new_local_cache,
+    Cache, CachedDataset, DuckDbCache, LoadOptions, LoadSummary, LoadTimings, Password,
+    PostgresCache, WriteMethod, WriteStrategy, default_cache, new_local_cache,
 };

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use abrs_caches::{
-    CacheWriter, CachedDataset, DuckDbCache, LoadOptions, LoadSummary, WriteMethod, WriteStrategy,
+    Cache, CacheWriter, CachedDataset, LoadOptions, LoadSummary, WriteMethod, WriteStrategy,
 };
 use abrs_connectors::{Flow, RunSummary};
 use abrs_protocol::{AirbyteStateMessage, ConfiguredAirbyteCatalog, Decoded, MessageType};
@@ -116,7 +116,7 @@ pub struct ReadResult {
     source_name: String,
     processed_records: u64,
     streams: BTreeMap<String, StreamReadSummary>,
-    cache: DuckDbCache,
+    cache: Cache,
     load: LoadSummary,
     run: RunSummary,
     elapsed: Duration,
@@ -186,7 +186,7 @@ impl ReadResult {
     }
 
     /// The cache the data was written to.
-    pub fn cache(&self) -> &DuckDbCache {
+    pub fn cache(&self) -> &Cache {
         &self.cache
     }
 
@@ -284,7 +284,9 @@ impl Counters {
 }
 
 impl Source {
-    /// Reads the selected streams into `cache` (PyAirbyte's `Source.read`).
+    /// Reads the selected streams into `cache`, of any backend (PyAirbyte's `Source.read`):
+    /// a [`DuckDbCache`](abrs_caches::DuckDbCache), a
+    /// [`PostgresCache`](abrs_caches::PostgresCache) or a [`Cache`], by value or by reference.
     ///
     /// State from earlier reads of this source in this cache is handed to the connector (unless
     /// `force_full_refresh`), and new state is committed together with the data it covers.
@@ -298,15 +300,15 @@ impl Source {
     /// assert!(result.contains("users"));
     /// # Ok::<(), ab::Error>(())
     /// ```
-    pub fn read(&self, cache: &DuckDbCache, options: ReadOptions) -> Result<ReadResult> {
-        self.read_joined(cache, options, Vec::new())
+    pub fn read(&self, cache: impl Into<Cache>, options: ReadOptions) -> Result<ReadResult> {
+        self.read_joined(&cache.into(), options, Vec::new())
     }
 
     /// [`Source::read`], with `secondary` state for the streams the cache has no state of
     /// (PyAirbyte's `JoinedStateProvider`: a destination's confirmed state).
     pub(crate) fn read_joined(
         &self,
-        cache: &DuckDbCache,
+        cache: &Cache,
         options: ReadOptions,
         secondary: Vec<AirbyteStateMessage>,
     ) -> Result<ReadResult> {
@@ -374,7 +376,7 @@ impl Source {
         process: abrs_connectors::ConnectorProcess,
         mut writer: CacheWriter,
         names: Vec<String>,
-        cache: &DuckDbCache,
+        cache: &Cache,
         options: &ReadOptions,
         catalog: ConfiguredAirbyteCatalog,
     ) -> Result<ReadResult> {

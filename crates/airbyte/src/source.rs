@@ -188,20 +188,13 @@ pub enum SourceManifest {
     /// such a URL and downloads the registry's manifest instead; we download the one given).
     Url(String),
     /// The connector's manifest as Airbyte publishes it (PyAirbyte's `source_manifest=True`):
-    /// `https://connectors.airbyte.com/files/metadata/airbyte/<name>/<version or latest>/manifest.yaml`.
+    /// `https://connectors.airbyte.com/files/metadata/airbyte/<name>/<version or latest>/manifest.yaml`,
+    /// else the copy saved when it was last fetched, else the one in its PyPI package
+    /// ([`crate::registry::manifests::connector_manifest`]).
     Registry,
 }
 
-/// Where Airbyte publishes connectors' metadata and manifests.
-pub const MANIFEST_REGISTRY_URL: &str = "https://connectors.airbyte.com/files/metadata/airbyte";
-
-/// The registry URL of connector `name`'s manifest at `version` (`latest` when `None`).
-pub fn registry_manifest_url(name: &str, version: Option<&str>) -> String {
-    format!(
-        "{MANIFEST_REGISTRY_URL}/{name}/{}/manifest.yaml",
-        version.unwrap_or("latest")
-    )
-}
+pub use crate::registry::manifests::{MANIFEST_REGISTRY_URL, registry_manifest_url};
 
 impl SourceManifest {
     /// A manifest given as text on a command line: an `http(s)://` URL, or a path.
@@ -218,7 +211,7 @@ impl SourceManifest {
     pub fn load_for(&self, name: &str, version: Option<&str>) -> Result<(String, Value)> {
         match self {
             Self::Url(url) => Self::download(url),
-            Self::Registry => Self::download(&registry_manifest_url(name, version)),
+            Self::Registry => crate::registry::manifests::connector_manifest(name, version),
             other => other.load(),
         }
     }

@@ -37,9 +37,15 @@ fn secrets_come_from_dotenv_in_the_current_directory() {
     unsafe { std::env::remove_var("ABRS_DOTENV_ONLY_KEY") };
 
     // Empty counts as missing.
-    let err = ab::get_secret("ABRS_DOTENV_EMPTY")
-        .err()
-        .unwrap_or_else(|| panic!("empty"));
+    let err = ab::get_secret_with(
+        "ABRS_DOTENV_EMPTY",
+        ab::GetSecretOptions {
+            allow_prompt: false,
+            ..Default::default()
+        },
+    )
+    .err()
+    .unwrap_or_else(|| panic!("empty"));
     assert!(err.to_string().contains(".env"), "{err}");
 
     let mut source =

@@ -11,10 +11,11 @@ use arrow::datatypes::{Float32Type, Float64Type, UInt8Type, UInt16Type, UInt32Ty
 use arrow::record_batch::RecordBatch;
 use serde_json::{Map, Number, Value};
 
-use crate::cache::{DuckDbCache, Instance, STREAMS_TABLE};
+use arrow::datatypes::SchemaRef;
+
 use crate::documents::{DocumentError, DocumentRenderer, Documents};
-use crate::error::{CacheError, DuckdbContext, Result};
-use crate::names::quote_ident;
+use crate::error::{CacheError, Result};
+use crate::names::{ColumnNamer, Normalizer};
 use crate::records::{AB_INTERNAL_COLUMNS, RecordOptions, StreamRecord, StreamRecordHandler};
 use crate::types::{SqlType, format_date, format_time, format_timestamp};
 
@@ -26,11 +27,100 @@ pub type Row = Map<String, Value>;
 /// fresh query, so it sees the latest committed data.
 #[derive(Clone)]
 pub struct CachedDataset {
-    instance: Arc<Instance>,
+    source: DatasetSource,
     stream: String,
     qualified: String,
     filters: Vec<String>,
     json_columns: Arc<HashSet<String>>,
+}
+
+/// Where a dataset's rows come from: the backend's way of running a query.
+#[derive(Clone)]
+pub(crate) enum DatasetSource {
+    /// A DuckDB database (a connection of its own per operation).
+    DuckDb(Arc<crate::duckdb::Instance>),
+    /// A PostgreSQL database (a connection of its own per operation).
+    Postgres(crate::postgres::Connector),
+}
+
+/// What a query hands its consumer, in order: the schema once, then the batches.
+pub(crate) enum BatchEvent {
+    Schema(SchemaRef),
+    Batch(RecordBatch),
+}
+
+impl DatasetSource {
+    /// Checks that `sql` can run (a bad filter fails here, not in an iterator).
+    fn check(&self, sql: &str) -> Result<()> {
+        match self {
+            Self::DuckDb(instance) => crate::duckdb::check_query(instance, sql),
+            Self::Postgres(connector) => connector.check_query(sql),
+        }
+    }
+
+    /// Runs `sql`, streaming its result to `f` (which returns `false` to stop early).
+    fn for_each_batch(
+        &self,
+        sql: &str,
+        f: &mut dyn FnMut(BatchEvent) -> Result<bool>,
+    ) -> Result<()> {
+        match self {
+            Self::DuckDb(instance) => crate::duckdb::for_each_batch(instance, sql, f),
+            Self::Postgres(connector) => connector.for_each_batch(sql, f),
+        }
+    }
+
+    /// The single BIGINT of a `SELECT count(*) …`.
+    fn count(&self, sql: &str) -> Result<u64> {
+        match self {
+            Self::DuckDb(instance) => crate::duckdb::count(instance, sql),
+            Self::Postgres(connector) => connector.count(sql),
+        }
+    }
+
+    /// Collects a query's schema and all its batches.
+    fn collect(&self, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        let mut schema = None;
+        let mut batches = Vec::new();
+        self.for_each_batch(sql, &mut |e| {
+            match e {
+                BatchEvent::Schema(s) => schema = Some(s),
+                BatchEvent::Batch(b) => batches.push(b),
+            }
+            Ok(true)
+        })?;
+        let schema = schema.unwrap_or_else(|| Arc::new(arrow::datatypes::Schema::empty()));
+        Ok((schema, batches))
+    }
+}
+
+/// The columns of a dataset whose text is JSON: JSON columns, `_airbyte_meta`, and text columns
+/// whose declared type is JSON (builds without DuckDB's JSON type store it as text).
+pub(crate) fn json_columns(
+    columns: &[(String, SqlType)],
+    declared_schema: Option<&str>,
+    normalizer: Normalizer,
+) -> HashSet<String> {
+    let mut json_columns: HashSet<String> = columns
+        .iter()
+        .filter(|(_, t)| *t == SqlType::Json)
+        .map(|(c, _)| c.clone())
+        .collect();
+    json_columns.insert(crate::loader::META_COLUMN.to_string());
+    if let Some(schema) = declared_schema.and_then(|d| serde_json::from_str::<Value>(d).ok())
+        && let Some(props) = schema.get("properties").and_then(Value::as_object)
+    {
+        let mut namer =
+            ColumnNamer::new(crate::loader::INTERNAL_COLUMNS).with_normalizer(normalizer);
+        for (prop, s) in props {
+            if let Ok(col) = namer.assign(prop)
+                && SqlType::from_json_schema(s) == SqlType::Json
+            {
+                json_columns.insert(col);
+            }
+        }
+    }
+    json_columns
 }
 
 impl std::fmt::Debug for CachedDataset {
@@ -43,64 +133,23 @@ impl std::fmt::Debug for CachedDataset {
     }
 }
 
-impl DuckDbCache {
-    /// The dataset of a stream in this cache.
-    pub fn dataset(&self, stream: &str) -> Result<CachedDataset> {
-        let table = self.table_name(stream)?;
-        let qualified = self.qualified(&table);
-        let schema = self.schema_name().to_string();
-        let (instance, columns, declared) = self.with_conn(|conn, instance| {
-            let columns = DuckDbCache::table_columns(conn, &schema, &table)?;
-            let declared: Option<String> = conn
-                .query_row(
-                    &format!(
-                        "SELECT catalog_metadata FROM {} WHERE table_name = ?",
-                        self.qualified(STREAMS_TABLE)
-                    ),
-                    [format!("{}{stream}", self.table_prefix())],
-                    |r| r.get(0),
-                )
-                .ok();
-            Ok((instance.clone(), columns, declared))
-        })?;
-        if columns.is_empty() {
-            return Err(CacheError::StreamNotInCache {
-                stream: stream.to_string(),
-                table,
-                available: self.streams().map(|s| s.join(", ")).unwrap_or_default(),
-            });
-        }
-        // JSON data: JSON columns, and VARCHAR columns whose declared type is JSON (builds
-        // without DuckDB's JSON type store it as text).
-        let mut json_columns: HashSet<String> = columns
-            .iter()
-            .filter(|(_, t)| *t == SqlType::Json)
-            .map(|(c, _)| c.clone())
-            .collect();
-        json_columns.insert(crate::loader::META_COLUMN.to_string());
-        if let Some(schema) = declared.and_then(|d| serde_json::from_str::<Value>(&d).ok())
-            && let Some(props) = schema.get("properties").and_then(Value::as_object)
-        {
-            let mut namer = crate::names::ColumnNamer::new(crate::loader::INTERNAL_COLUMNS);
-            for (prop, s) in props {
-                if let Ok(col) = namer.assign(prop)
-                    && SqlType::from_json_schema(s) == SqlType::Json
-                {
-                    json_columns.insert(col);
-                }
-            }
-        }
-        Ok(CachedDataset {
-            instance,
+impl CachedDataset {
+    /// A dataset over `qualified` (`"schema"."table"`).
+    pub(crate) fn new(
+        source: DatasetSource,
+        stream: &str,
+        qualified: String,
+        json_columns: HashSet<String>,
+    ) -> Self {
+        Self {
+            source,
             stream: stream.to_string(),
             qualified,
             filters: Vec::new(),
             json_columns: Arc::new(json_columns),
-        })
+        }
     }
-}
 
-impl CachedDataset {
     /// The stream's name.
     pub fn stream_name(&self) -> &str {
         &self.stream
@@ -126,12 +175,8 @@ impl CachedDataset {
 
     /// The number of rows.
     pub fn len(&self) -> Result<u64> {
-        let conn = self.instance.connect()?;
-        let sql = format!("SELECT count(*) FROM ({})", self.sql());
-        let n: i64 = conn
-            .query_row(&sql, [], |r| r.get(0))
-            .ctx(|| format!("counting rows: {sql}"))?;
-        Ok(n.max(0) as u64)
+        let sql = format!("SELECT count(*) FROM ({}) AS _abrs_rows", self.sql());
+        self.source.count(&sql)
     }
 
     /// Whether there are no rows.
@@ -141,46 +186,27 @@ impl CachedDataset {
 
     /// The column names, in table order.
     pub fn column_names(&self) -> Result<Vec<String>> {
-        let conn = self.instance.connect()?;
-        let sql = format!("SELECT * FROM ({}) LIMIT 0", self.sql());
-        let mut stmt = conn.prepare(&sql).ctx(|| format!("preparing {sql}"))?;
-        let arrow = stmt.query_arrow([]).ctx(|| format!("running {sql}"))?;
-        Ok(arrow
-            .get_schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect())
+        let sql = format!("SELECT * FROM ({}) AS _abrs_rows LIMIT 0", self.sql());
+        let (schema, _) = self.source.collect(&sql)?;
+        Ok(schema.fields().iter().map(|f| f.name().clone()).collect())
     }
 
     /// Streams the rows, a batch at a time (memory stays bounded whatever the table size).
     pub fn iter(&self) -> Result<RowIter> {
-        let conn = self.instance.connect()?;
         let sql = self.sql();
         // Fail here, not in the iterator, for a bad filter.
-        conn.prepare(&sql).ctx(|| format!("preparing {sql}"))?;
+        self.source.check(&sql)?;
         let (tx, rx) = sync_channel::<Result<RecordBatch>>(1);
+        let source = self.source.clone();
         std::thread::Builder::new()
             .name("abrs-dataset".into())
             .spawn(move || {
-                let mut stmt = match conn.prepare(&sql).ctx(|| format!("preparing {sql}")) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        let _ = tx.send(Err(e));
-                        return;
-                    }
-                };
-                match stmt.query_arrow([]).ctx(|| format!("running {sql}")) {
-                    Ok(batches) => {
-                        for b in batches {
-                            if tx.send(Ok(b)).is_err() {
-                                return;
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Err(e));
-                    }
+                let result = source.for_each_batch(&sql, &mut |e| match e {
+                    BatchEvent::Schema(_) => Ok(true),
+                    BatchEvent::Batch(b) => Ok(tx.send(Ok(b)).is_ok()),
+                });
+                if let Err(e) = result {
+                    let _ = tx.send(Err(e));
                 }
             })
             .map_err(|source| CacheError::Io {
@@ -255,12 +281,7 @@ impl CachedDataset {
     /// All rows as Arrow batches of at most `chunk_size` rows.
     pub fn to_arrow(&self, chunk_size: usize) -> Result<Vec<RecordBatch>> {
         let chunk_size = chunk_size.max(1);
-        let conn = self.instance.connect()?;
-        let sql = self.sql();
-        let mut stmt = conn.prepare(&sql).ctx(|| format!("preparing {sql}"))?;
-        let arrow = stmt.query_arrow([]).ctx(|| format!("running {sql}"))?;
-        let schema = arrow.get_schema();
-        let batches: Vec<RecordBatch> = arrow.collect();
+        let (schema, batches) = self.source.collect(&self.sql())?;
         let mut out = Vec::new();
         let mut pending: Vec<RecordBatch> = Vec::new();
         let mut pending_rows = 0;
@@ -291,16 +312,6 @@ impl CachedDataset {
     /// Writes all rows to a Parquet file (zstd-compressed).
     pub fn to_parquet(&self, path: impl AsRef<Path>) -> Result<u64> {
         let path = path.as_ref();
-        let conn = self.instance.connect()?;
-        let sql = self.sql();
-        let mut stmt = conn.prepare(&sql).ctx(|| format!("preparing {sql}"))?;
-        let arrow = stmt.query_arrow([]).ctx(|| format!("running {sql}"))?;
-        let schema = arrow.get_schema();
-        let file = std::fs::File::create(path).map_err(|source| CacheError::Io {
-            action: "create",
-            path: path.to_path_buf(),
-            source,
-        })?;
         let props = parquet::file::properties::WriterProperties::builder()
             .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
             .build();
@@ -308,14 +319,33 @@ impl CachedDataset {
             path: path.to_path_buf(),
             source,
         };
-        let mut writer =
-            parquet::arrow::ArrowWriter::try_new(file, schema, Some(props)).map_err(perr)?;
+        let mut writer = None;
         let mut rows = 0u64;
-        for b in arrow {
-            rows += b.num_rows() as u64;
-            writer.write(&b).map_err(perr)?;
+        self.source.for_each_batch(&self.sql(), &mut |e| {
+            match e {
+                BatchEvent::Schema(schema) => {
+                    let file = std::fs::File::create(path).map_err(|source| CacheError::Io {
+                        action: "create",
+                        path: path.to_path_buf(),
+                        source,
+                    })?;
+                    writer = Some(
+                        parquet::arrow::ArrowWriter::try_new(file, schema, Some(props.clone()))
+                            .map_err(perr)?,
+                    );
+                }
+                BatchEvent::Batch(b) => {
+                    rows += b.num_rows() as u64;
+                    if let Some(w) = writer.as_mut() {
+                        w.write(&b).map_err(perr)?;
+                    }
+                }
+            }
+            Ok(true)
+        })?;
+        if let Some(w) = writer {
+            w.close().map_err(perr)?;
         }
-        writer.close().map_err(perr)?;
         Ok(rows)
     }
 }
@@ -431,24 +461,5 @@ fn cell(col: &dyn Array, i: usize, json: bool) -> Value {
                 Err(_) => Value::Null,
             }
         }
-    }
-}
-
-impl DuckDbCache {
-    /// Column names of the table of a stream (for callers that build SQL).
-    pub fn stream_columns(&self, stream: &str) -> Result<Vec<String>> {
-        let table = self.table_name(stream)?;
-        let schema = self.schema_name().to_string();
-        self.with_conn(|conn, _| {
-            Ok(DuckDbCache::table_columns(conn, &schema, &table)?
-                .into_iter()
-                .map(|(c, _)| c)
-                .collect())
-        })
-    }
-
-    /// Quotes an identifier for SQL in this cache.
-    pub fn quote(name: &str) -> String {
-        quote_ident(name)
     }
 }

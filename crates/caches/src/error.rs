@@ -163,6 +163,77 @@ pub enum CacheError {
         #[source]
         source: std::io::Error,
     },
+    /// A PostgreSQL call failed.
+    #[error("PostgreSQL failed while {context}: {}", postgres_detail(source))]
+    Postgres {
+        /// What we were doing.
+        context: String,
+        #[source]
+        source: postgres::Error,
+    },
+    /// The PostgreSQL server could not be reached or refused the login.
+    #[error(
+        "could not connect to PostgreSQL at {host}:{port} as user {user:?} (database \
+         {database:?}): {}; check that the server is running and accepts TCP connections \
+         there, and the user name and password (PGPASSWORD)",
+        postgres_detail(source)
+    )]
+    PostgresConnect {
+        /// The server's host.
+        host: String,
+        /// The server's port.
+        port: u16,
+        /// The login user.
+        user: String,
+        /// The database.
+        database: String,
+        #[source]
+        source: postgres::Error,
+    },
+    /// A column of an existing table whose type the PostgreSQL cache cannot load into.
+    #[error(
+        "column {column:?} of table {table:?} has type {data_type}, which the PostgreSQL cache \
+         cannot load into; change it (ALTER TABLE … ALTER COLUMN … TYPE text) or use another \
+         table prefix or schema"
+    )]
+    UnsupportedColumnType {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// Its PostgreSQL type.
+        data_type: String,
+    },
+    /// A query result column that cannot become Arrow.
+    #[error(
+        "column {column:?} of the query result has PostgreSQL type {data_type}, which cannot \
+         be turned into Arrow; cast it in the query (for example `{column}::text`)"
+    )]
+    UnsupportedResultType {
+        /// The result column.
+        column: String,
+        /// Its PostgreSQL type.
+        data_type: String,
+    },
+    /// A `--cache` value that is neither a DuckDB path nor a valid PostgreSQL URL.
+    #[error(
+        "invalid cache {spec:?}: {reason}; give a DuckDB file path or \
+         postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?schema=S&table_prefix=P]"
+    )]
+    InvalidCacheUrl {
+        /// The value given (with any password replaced by `****`).
+        spec: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An operation this kind of cache does not offer.
+    #[error("{operation} needs a DuckDB cache; {kind} caches do not support it yet")]
+    NotSupported {
+        /// What was asked.
+        operation: &'static str,
+        /// The cache's kind.
+        kind: &'static str,
+    },
     /// The writer was used after an error left its transaction unusable.
     #[error("the cache writer is unusable after an earlier error; start a new load")]
     WriterPoisoned,
@@ -179,6 +250,46 @@ pub(crate) trait DuckdbContext<T> {
 impl<T> DuckdbContext<T> for std::result::Result<T, duckdb::Error> {
     fn ctx(self, context: impl FnOnce() -> String) -> Result<T> {
         self.map_err(|source| CacheError::Duckdb {
+            context: context(),
+            source,
+        })
+    }
+}
+
+/// The most useful text of a PostgreSQL error: the server's message (with its detail and
+/// hint) when there is one, else the client's.
+pub(crate) fn postgres_detail(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => {
+            let mut out = format!("{}: {}", db.severity(), db.message());
+            if let Some(d) = db.detail() {
+                out.push_str(&format!(" ({d})"));
+            }
+            if let Some(h) = db.hint() {
+                out.push_str(&format!("; hint: {h}"));
+            }
+            out
+        }
+        None => {
+            let mut out = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                out.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            out
+        }
+    }
+}
+
+/// Attaches "while …" context to PostgreSQL errors.
+pub(crate) trait PgContext<T> {
+    fn pg(self, context: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> PgContext<T> for std::result::Result<T, postgres::Error> {
+    fn pg(self, context: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|source| CacheError::Postgres {
             context: context(),
             source,
         })

@@ -1,5 +1,9 @@
-//! SQL caches for Airbyte data: the DuckDB cache, its streaming loader, type mapping, name
-//! normalization, write strategies, the state store and datasets.
+//! SQL caches for Airbyte data: the DuckDB and PostgreSQL caches, one streaming loader, type
+//! mapping, name normalization, write strategies, the state store and datasets.
+//!
+//! Layout: the backend-neutral parts ([`names`], [`types`], [`records`], [`state`],
+//! [`loader`] with write-strategy resolution and `_airbyte_meta`, [`dataset`]) sit at the top;
+//! each backend is a module of its own ([`duckdb`], [`postgres`]); [`Cache`] is any of them.
 //!
 //! The on-disk layout is PyAirbyte 0.71's, so a cache written here opens in PyAirbyte and vice
 //! versa; PyAirbyte's bugs (see `pyairbyte.md` §6) are fixed.
@@ -28,29 +32,30 @@
 //! # Ok(()) }
 //! ```
 
-mod batch_scan;
 mod cache;
 mod columns;
 pub mod dataset;
 pub mod destination_state;
 pub mod documents;
+pub mod duckdb;
 pub mod error;
 pub mod loader;
 pub mod names;
+pub mod postgres;
 mod record_json;
 pub mod records;
-pub mod replay;
 pub mod state;
-mod text_storage;
 pub mod timing;
 pub use timing::LoadTimings;
 pub mod types;
 mod worker;
 
-pub use cache::{
-    DEFAULT_MEMORY_LIMIT, DuckDbCache, STATE_TABLE, STREAMS_TABLE, cache_root, default_cache,
-    new_local_cache,
+pub use self::duckdb::replay;
+pub use self::duckdb::{
+    DEFAULT_MEMORY_LIMIT, DuckDbCache, cache_root, default_cache, new_local_cache,
 };
+pub use self::postgres::{DEFAULT_POSTGRES_SCHEMA, Password, PostgresCache};
+pub use cache::Cache;
 pub use dataset::{CachedDataset, Row, RowIter};
 pub use destination_state::{
     DESTINATION_STATE_TABLE, DESTINATION_STREAMS_TABLE, DestinationStreamProgress,
@@ -62,6 +67,7 @@ pub use loader::{
 };
 pub use replay::{ReplayOptions, ReplaySummary};
 pub use state::StateProvider;
+pub use state::{STATE_TABLE, STREAMS_TABLE};
 pub use types::SqlType;
 
 /// Arrow, as used by this crate's APIs (the same version DuckDB was built against).

@@ -64,6 +64,65 @@ pub fn normalize(name: &str) -> Result<String, NameNormalizationError> {
     Ok(out)
 }
 
+/// PostgreSQL keeps at most this many bytes of an identifier (`NAMEDATALEN - 1`).
+pub const POSTGRES_MAX_IDENTIFIER: usize = 63;
+
+/// A backend's name rules: PyAirbyte's `LowerCaseNormalizer` (DuckDB), or its
+/// `PostgresNormalizer` (the same, cut to 63 bytes, which is all PostgreSQL keeps).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Normalizer {
+    /// [`normalize`].
+    #[default]
+    LowerCase,
+    /// [`normalize`], then the first 63 bytes.
+    Postgres,
+}
+
+impl Normalizer {
+    /// The longest identifier (in bytes) this backend keeps, if there is a limit.
+    pub fn max_len(self) -> Option<usize> {
+        match self {
+            Self::LowerCase => None,
+            Self::Postgres => Some(POSTGRES_MAX_IDENTIFIER),
+        }
+    }
+
+    /// Normalizes a name by this backend's rules.
+    ///
+    /// ```
+    /// use abrs_caches::names::Normalizer;
+    /// let long = "x".repeat(70);
+    /// assert_eq!(Normalizer::Postgres.normalize(&long).unwrap().len(), 63);
+    /// ```
+    pub fn normalize(self, name: &str) -> Result<String, NameNormalizationError> {
+        let mut out = normalize(name)?;
+        if let Some(max) = self.max_len() {
+            truncate_to(&mut out, max);
+        }
+        Ok(out)
+    }
+
+    /// The table name of a stream: `normalize(table_prefix + stream_name)` by these rules.
+    pub fn table_name(
+        self,
+        table_prefix: &str,
+        stream_name: &str,
+    ) -> Result<String, NameNormalizationError> {
+        self.normalize(&format!("{table_prefix}{stream_name}"))
+    }
+}
+
+/// Cuts `s` to at most `max` bytes, on a character boundary.
+pub(crate) fn truncate_to(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+}
+
 /// Whether `name` is already in normalized form (normalizing it changes nothing).
 pub fn is_normalized(name: &str) -> bool {
     normalize(name).is_ok_and(|n| n == name)
@@ -83,6 +142,7 @@ pub fn table_name(table_prefix: &str, stream_name: &str) -> Result<String, NameN
 #[derive(Debug, Clone, Default)]
 pub struct ColumnNamer {
     taken: HashSet<String>,
+    normalizer: Normalizer,
 }
 
 impl ColumnNamer {
@@ -94,7 +154,15 @@ impl ColumnNamer {
     {
         Self {
             taken: reserved.into_iter().map(Into::into).collect(),
+            normalizer: Normalizer::LowerCase,
         }
+    }
+
+    /// Uses a backend's normalizer. With a length limit, a suffix replaces the end of a name
+    /// that would otherwise grow past it (`<first 61 bytes>_1`), so that names stay unique.
+    pub fn with_normalizer(mut self, normalizer: Normalizer) -> Self {
+        self.normalizer = normalizer;
+        self
     }
 
     /// Marks an existing column name as taken (e.g. one already in the table).
@@ -104,13 +172,18 @@ impl ColumnNamer {
 
     /// The unique column name for the next property.
     pub fn assign(&mut self, property: &str) -> Result<String, NameNormalizationError> {
-        let base = normalize(property)?;
+        let base = self.normalizer.normalize(property)?;
         if self.taken.insert(base.clone()) {
             return Ok(base);
         }
         let mut n: u32 = 1;
         loop {
-            let candidate = format!("{base}_{n}");
+            let suffix = format!("_{n}");
+            let mut stem = base.clone();
+            if let Some(max) = self.normalizer.max_len() {
+                truncate_to(&mut stem, max.saturating_sub(suffix.len()));
+            }
+            let candidate = format!("{stem}{suffix}");
             if self.taken.insert(candidate.clone()) {
                 return Ok(candidate);
             }
@@ -187,6 +260,25 @@ mod tests {
             namer.assign("_airbyte_raw_id").unwrap(),
             "_airbyte_raw_id_1"
         );
+    }
+
+    #[test]
+    fn postgres_names_are_cut_to_63_bytes_and_stay_unique() {
+        let long_a = format!("{}A", "x".repeat(70));
+        let long_b = format!("{}B", "x".repeat(70));
+        let mut namer = ColumnNamer::new(["_airbyte_raw_id"]).with_normalizer(Normalizer::Postgres);
+        let a = namer.assign(&long_a).unwrap();
+        let b = namer.assign(&long_b).unwrap();
+        assert_eq!(a, "x".repeat(63));
+        assert_eq!(b, format!("{}_1", "x".repeat(61)));
+        assert_eq!(
+            Normalizer::Postgres
+                .table_name("p_", &"S".repeat(80))
+                .unwrap()
+                .len(),
+            63
+        );
+        assert_eq!(Normalizer::LowerCase.normalize(&long_a).unwrap().len(), 71);
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! The state store: `_airbyte_state` rows, PyAirbyte's layout, all three state types.
+//! The state model: `_airbyte_state` rows, PyAirbyte's layout, all three state types
+//! (backend-neutral: each backend reads and writes the rows, this module decides what they
+//! mean).
 //!
 //! * STREAM state: one row per stream, `stream_name` = the stream, `table_name` =
 //!   `table_prefix + stream_name` (PyAirbyte's key, so PyAirbyte reads our rows and we read
@@ -12,14 +14,16 @@
 
 use std::collections::BTreeSet;
 
-use duckdb::Connection;
 use serde_json::Value;
 
 use abrs_protocol::{AirbyteGlobalState, AirbyteStateMessage, StateType};
 
-use crate::cache::{DuckDbCache, STATE_TABLE};
-use crate::error::{CacheError, DuckdbContext, Result};
-use crate::names::quote_ident;
+use crate::error::{CacheError, Result};
+
+/// PyAirbyte's state table.
+pub const STATE_TABLE: &str = "_airbyte_state";
+/// PyAirbyte's stream registry table.
+pub const STREAMS_TABLE: &str = "_airbyte_streams";
 
 /// `stream_name` of the GLOBAL state row.
 pub const GLOBAL_STATE_STREAM: &str = "__global__";
@@ -46,7 +50,8 @@ impl StateKey {
         }
     }
 
-    fn row(&self, prefix: &str, source: &str) -> (String, String) {
+    /// The row's `(stream_name, table_name)`.
+    pub(crate) fn row(&self, prefix: &str, source: &str) -> (String, String) {
         match self {
             Self::Stream(name) => (name.clone(), format!("{prefix}{name}")),
             Self::Global => (
@@ -59,37 +64,6 @@ impl StateKey {
             ),
         }
     }
-}
-
-/// Writes (replaces) the row of one state message, inside the caller's transaction.
-pub(crate) fn write_state(
-    conn: &Connection,
-    schema: &str,
-    prefix: &str,
-    source: &str,
-    state: &AirbyteStateMessage,
-) -> Result<()> {
-    let (stream_name, table_name) = StateKey::of(state).row(prefix, source);
-    let json = serde_json::to_string(state).map_err(|source| CacheError::BadStoredState {
-        table_name: table_name.clone(),
-        source,
-    })?;
-    conn.execute(
-        &format!(
-            "INSERT OR REPLACE INTO {}.{} (source_name, stream_name, table_name, state_json, \
-             last_updated) VALUES (?, ?, ?, ?, now())",
-            quote_ident(schema),
-            quote_ident(STATE_TABLE)
-        ),
-        [
-            source,
-            stream_name.as_str(),
-            table_name.as_str(),
-            json.as_str(),
-        ],
-    )
-    .ctx(|| format!("saving the state of {stream_name:?}"))?;
-    Ok(())
 }
 
 /// Turns a stored `state_json` into a message, accepting PyAirbyte's pydantic dump.
@@ -201,55 +175,47 @@ impl StateProvider {
     }
 }
 
-impl DuckDbCache {
-    /// The state saved for `source_name` under this cache's table prefix.
-    pub fn get_state_provider(&self, source_name: &str) -> Result<StateProvider> {
-        let prefix = self.table_prefix().to_string();
-        let sql = format!(
-            "SELECT stream_name, table_name, state_json FROM {} WHERE source_name = ? \
-             ORDER BY stream_name",
-            self.qualified(STATE_TABLE)
-        );
-        let rows: Vec<(String, String, String)> = self.with_conn(|conn, _| {
-            let mut stmt = conn.prepare(&sql).ctx(|| "reading saved state".into())?;
-            let rows = stmt
-                .query_map([source_name], |r| {
-                    Ok((
-                        r.get::<_, Option<String>>(0)?.unwrap_or_default(),
-                        r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-                        r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                    ))
-                })
-                .ctx(|| "reading saved state".into())?;
-            rows.collect::<std::result::Result<Vec<_>, _>>()
-                .ctx(|| "reading saved state".into())
-        })?;
-        let (mut global, mut legacy, mut streams) = (None, None, Vec::new());
-        for (stream_name, table_name, json) in rows {
-            if stream_name == GLOBAL_STATE_STREAM
-                && table_name == StateKey::Global.row(&prefix, source_name).1
-            {
-                global = Some(parse_stored_state(&table_name, &json)?);
-            } else if stream_name == LEGACY_STATE_STREAM
-                && table_name == StateKey::Legacy.row(&prefix, source_name).1
-            {
-                legacy = Some(parse_stored_state(&table_name, &json)?);
-            } else if table_name == format!("{prefix}{stream_name}") {
-                streams.push(parse_stored_state(&table_name, &json)?);
-            }
+/// The provider for the rows `(stream_name, table_name, state_json)` of `_airbyte_state` with
+/// this source name: the rows of this table prefix only, GLOBAL alone when there is one, else
+/// the STREAM states, else the LEGACY state.
+pub(crate) fn provider_from_rows(
+    prefix: &str,
+    source_name: &str,
+    rows: Vec<(String, String, String)>,
+) -> Result<StateProvider> {
+    let (mut global, mut legacy, mut streams) = (None, None, Vec::new());
+    for (stream_name, table_name, json) in rows {
+        if stream_name == GLOBAL_STATE_STREAM
+            && table_name == StateKey::Global.row(prefix, source_name).1
+        {
+            global = Some(parse_stored_state(&table_name, &json)?);
+        } else if stream_name == LEGACY_STATE_STREAM
+            && table_name == StateKey::Legacy.row(prefix, source_name).1
+        {
+            legacy = Some(parse_stored_state(&table_name, &json)?);
+        } else if table_name == format!("{prefix}{stream_name}") {
+            streams.push(parse_stored_state(&table_name, &json)?);
         }
-        let messages = match (global, legacy) {
-            (Some(g), _) => vec![g],
-            (None, _) if !streams.is_empty() => streams,
-            (None, Some(l)) => vec![l],
-            (None, None) => Vec::new(),
-        };
-        Ok(StateProvider::new(messages))
     }
+    let messages = match (global, legacy) {
+        (Some(g), _) => vec![g],
+        (None, _) if !streams.is_empty() => streams,
+        (None, Some(l)) => vec![l],
+        (None, None) => Vec::new(),
+    };
+    Ok(StateProvider::new(messages))
+}
 
-    /// The state messages to hand to the next read of `source_name`, exactly as the connector
-    /// emitted them.
-    pub fn state_messages(&self, source_name: &str) -> Result<Vec<AirbyteStateMessage>> {
-        Ok(self.get_state_provider(source_name)?.messages)
-    }
+/// The row of one state message: `(stream_name, table_name, state_json)`.
+pub(crate) fn state_row(
+    prefix: &str,
+    source: &str,
+    state: &AirbyteStateMessage,
+) -> Result<(String, String, String)> {
+    let (stream_name, table_name) = StateKey::of(state).row(prefix, source);
+    let json = serde_json::to_string(state).map_err(|source| CacheError::BadStoredState {
+        table_name: table_name.clone(),
+        source,
+    })?;
+    Ok((stream_name, table_name, json))
 }

@@ -1,4 +1,4 @@
-//! JSON schema → DuckDB column types, and lenient parsing of the text values that go into them.
+//! JSON schema → cache column types (backend-neutral; each backend spells them in its DDL), and lenient parsing of the text values that go into them.
 //!
 //! The mapping follows PyAirbyte's `SQLTypeConverter` with deliberate fixes:
 //!
@@ -28,7 +28,7 @@ pub enum SqlType {
     Boolean,
     /// `VARCHAR`.
     Varchar,
-    /// `JSON` (stored as text; see [`SqlType::ddl`]).
+    /// `JSON` (DuckDB: JSON, stored as text, see [`SqlType::ddl`]; PostgreSQL: JSONB).
     Json,
     /// `DATE`.
     Date,
@@ -43,42 +43,6 @@ pub enum SqlType {
 }
 
 impl SqlType {
-    /// The type as written in DDL.
-    ///
-    /// `json_available` says whether DuckDB's JSON type exists in this build (it comes with the
-    /// `json` extension); without it JSON columns are created as VARCHAR holding JSON text.
-    pub fn ddl(&self, json_available: bool) -> &str {
-        match self {
-            Self::BigInt => "BIGINT",
-            Self::Double => "DOUBLE",
-            Self::Boolean => "BOOLEAN",
-            Self::Varchar => "VARCHAR",
-            Self::Json if json_available => "JSON",
-            Self::Json => "VARCHAR",
-            Self::Date => "DATE",
-            Self::Time => "TIME",
-            Self::Timestamp => "TIMESTAMP",
-            Self::TimestampTz => "TIMESTAMP WITH TIME ZONE",
-            Self::Other(s) => s,
-        }
-    }
-
-    /// The type of a DuckDB column as reported by `duckdb_columns().data_type`.
-    pub fn from_duckdb(data_type: &str) -> Self {
-        match data_type.trim().to_ascii_uppercase().as_str() {
-            "BIGINT" | "INT8" | "LONG" => Self::BigInt,
-            "DOUBLE" | "FLOAT8" => Self::Double,
-            "BOOLEAN" | "BOOL" => Self::Boolean,
-            "VARCHAR" | "TEXT" | "STRING" => Self::Varchar,
-            "JSON" => Self::Json,
-            "DATE" => Self::Date,
-            "TIME" => Self::Time,
-            "TIMESTAMP" | "DATETIME" => Self::Timestamp,
-            "TIMESTAMP WITH TIME ZONE" | "TIMESTAMPTZ" => Self::TimestampTz,
-            _ => Self::Other(data_type.trim().to_string()),
-        }
-    }
-
     /// The type for a property's JSON schema.
     pub fn from_json_schema(schema: &Value) -> Self {
         if let Some(t) = schema.get("airbyte_type").and_then(Value::as_str) {
@@ -146,7 +110,8 @@ impl SqlType {
             (Date, Timestamp) => Some(Timestamp),
             (Date | Timestamp, TimestampTz) => Some(TimestampTz),
             (other, BigInt | Double) if other.is_other_numeric() => {
-                let s = other.ddl(true).to_ascii_uppercase();
+                let Other(s) = other else { return None };
+                let s = s.to_ascii_uppercase();
                 let integral = !(s.starts_with("DECIMAL")
                     || s.starts_with("NUMERIC")
                     || s.starts_with("FLOAT")

@@ -1,8 +1,8 @@
-//! The database side of a load, on its own thread.
+//! The database side of a load, on its own thread (shared by every backend).
 //!
 //! The writer parses records and builds Arrow batches on the caller's thread while this worker
-//! inserts the previous batches, so parsing and DuckDB's work (compression, storage) overlap
-//! on two cores. Operations are applied strictly in the order they were sent, through a
+//! applies the previous batches (a backend's [`Apply`]), so parsing and the database's work
+//! overlap on two cores. Operations are applied strictly in the order they were sent, through a
 //! bounded channel (back-pressure keeps memory bounded). A commit is an operation like any
 //! other, so "the records before a state, and that state, in one transaction" still holds.
 //!
@@ -10,76 +10,35 @@
 //! writer reports it at its next call.
 
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use arrow::record_batch::RecordBatch;
-use duckdb::Connection;
-
-use abrs_protocol::AirbyteStateMessage;
-
-use crate::batch_scan::BatchRegistration;
-use crate::cache::lock;
-use crate::error::{CacheError, DuckdbContext, Result};
-use crate::state::write_state;
+use crate::error::{CacheError, Result};
 use crate::timing::thread_cpu_time;
 
-/// One step of a load.
-pub(crate) enum Op {
-    /// Insert a batch with the stream's insert statement.
-    Insert {
-        stream: usize,
-        rows: usize,
-        batch: RecordBatch,
-        /// Merge: the batch holds no key twice (no deduplication needed).
-        distinct_keys: bool,
-        /// Merge: the range of the batch's first key column, when known.
-        key_range: Option<(i64, i64)>,
-        /// Merge: no row of the table can have the batch's keys (no DELETE needed).
-        skip_delete: bool,
-        /// The batch's memory, counted against the queue's byte budget until it is applied.
-        bytes: usize,
-    },
-    /// Run one SQL script inside the open transaction (`what` describes it for errors).
-    Execute { sql: String, what: String },
-    /// Run `sql` (merges, swaps), write `states`, commit, and open the next transaction when
-    /// `begin_after`.
-    Commit {
-        sql: Vec<(String, String)>,
-        states: Vec<AirbyteStateMessage>,
-        begin_after: bool,
-    },
+/// Locks a mutex, ignoring poisoning (the data it guards stays consistent: every critical
+/// section is a plain read or write).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// What the worker needs to know about the load.
-pub(crate) struct WorkerContext {
-    pub(crate) schema_name: String,
-    pub(crate) table_prefix: String,
-    pub(crate) source_name: String,
-    /// Per stream, in the writer's order.
-    pub(crate) inserts: Vec<StreamSql>,
-}
-
-/// How a stream's batches are written.
-pub(crate) struct StreamSql {
-    /// Inserts a batch (its only parameter).
-    pub(crate) insert: String,
-    /// The target table, for error messages.
-    pub(crate) target: String,
-    /// Merge streams: how a batch replaces the rows with its keys.
-    pub(crate) merge: Option<MergeSql>,
-}
-
-/// The statements that merge one batch (each takes the batch as its only parameter).
-#[derive(Clone)]
-pub(crate) struct MergeSql {
-    /// Deletes the table's rows whose keys are in the batch.
-    pub(crate) delete: String,
-    /// The same, restricted to a range of the first key column (two more parameters).
-    pub(crate) delete_in_range: String,
-    /// Inserts the last row of each key of the batch.
-    pub(crate) insert_dedup: String,
+/// What a backend's database side does with the operations of a load, on the worker thread.
+///
+/// Operations arrive strictly in the order they were sent. A backend's transaction is open
+/// when the worker starts; the first error ends the worker (`end` is still called).
+pub(crate) trait Apply: Send + 'static {
+    /// One step of a load.
+    type Op: Send + 'static;
+    /// Applies one operation.
+    fn apply(&mut self, op: Self::Op) -> Result<()>;
+    /// Whether `op` is a commit (its time is counted as commit time).
+    fn is_commit(op: &Self::Op) -> bool;
+    /// The bytes of batch data `op` holds (counted against the queue's budget).
+    fn bytes(op: &Self::Op) -> usize;
+    /// The load is over (finished, failed or abandoned): roll back a transaction still open,
+    /// restore settings.
+    fn end(&mut self);
 }
 
 /// What the worker measured (see [`crate::timing::LoadTimings`]).
@@ -140,8 +99,8 @@ impl Drop for CloseOnDrop {
 }
 
 /// The handle the writer keeps.
-pub(crate) struct Worker {
-    tx: Option<SyncSender<Op>>,
+pub(crate) struct Worker<A: Apply> {
+    tx: Option<SyncSender<A::Op>>,
     budget: Arc<QueueBudget>,
     handle: Option<JoinHandle<()>>,
     error: Arc<Mutex<Option<CacheError>>>,
@@ -150,17 +109,11 @@ pub(crate) struct Worker {
     pub(crate) waited: Duration,
 }
 
-impl Worker {
-    /// Starts the worker on `conn`, which has a transaction open.
-    /// `restore_threads`: DuckDB's `threads` to set back when the load ends.
+impl<A: Apply> Worker<A> {
+    /// Starts the worker on `applier`, whose transaction is open.
     /// `queue_bytes`: how many bytes of batches may wait for the worker.
-    pub(crate) fn start(
-        conn: Connection,
-        ctx: WorkerContext,
-        restore_threads: Option<i64>,
-        queue_bytes: usize,
-    ) -> Result<Self> {
-        let (tx, rx) = sync_channel::<Op>(QUEUE_OPS);
+    pub(crate) fn start(mut applier: A, queue_bytes: usize) -> Result<Self> {
+        let (tx, rx) = sync_channel::<A::Op>(QUEUE_OPS);
         let budget = Arc::new(QueueBudget {
             limit: queue_bytes,
             state: Mutex::new((0, false)),
@@ -176,15 +129,12 @@ impl Worker {
             .spawn(move || {
                 let _close = CloseOnDrop(worker_budget.clone());
                 let cpu_start = thread_cpu_time();
-                let measured = run(&conn, &ctx, rx, slot, &worker_budget);
+                let measured = run(&mut applier, rx, slot, &worker_budget);
+                applier.end();
                 let cpu = thread_cpu_time()
                     .zip(cpu_start)
                     .map(|(end, start)| end.saturating_sub(start));
                 *lock(&times_slot) = WorkerTimes { cpu, ..measured };
-                if let Some(n) = restore_threads {
-                    // The load set DuckDB's threads for itself; queries get theirs back.
-                    let _ = conn.execute_batch(&format!("SET threads = {n}"));
-                }
             })
             .map_err(|source| CacheError::Io {
                 action: "start the cache writer thread for",
@@ -207,15 +157,16 @@ impl Worker {
     }
 
     /// Queues an operation (blocks while the queue is full, counting the time waited).
-    pub(crate) fn send(&mut self, op: Op) -> Result<()> {
+    pub(crate) fn send(&mut self, op: A::Op) -> Result<()> {
         if let Some(e) = self.take_error() {
             return Err(e);
         }
         let Some(tx) = self.tx.as_ref() else {
             return Err(self.take_error().unwrap_or(CacheError::WriterPoisoned));
         };
-        if let Op::Insert { bytes, .. } = &op {
-            self.waited += self.budget.acquire(*bytes);
+        let bytes = A::bytes(&op);
+        if bytes > 0 {
+            self.waited += self.budget.acquire(bytes);
         }
         let sent = match tx.try_send(op) {
             Ok(()) => true,
@@ -255,29 +206,24 @@ impl Worker {
     }
 }
 
-impl Drop for Worker {
+impl<A: Apply> Drop for Worker<A> {
     fn drop(&mut self) {
         let _ = self.close();
     }
 }
 
-fn run(
-    conn: &Connection,
-    ctx: &WorkerContext,
-    rx: Receiver<Op>,
+fn run<A: Apply>(
+    applier: &mut A,
+    rx: Receiver<A::Op>,
     error: Arc<Mutex<Option<CacheError>>>,
     budget: &QueueBudget,
 ) -> WorkerTimes {
     let mut times = WorkerTimes::default();
-    let mut in_transaction = true;
     while let Ok(op) = rx.recv() {
         let started = Instant::now();
-        let is_commit = matches!(op, Op::Commit { .. });
-        let bytes = match &op {
-            Op::Insert { bytes, .. } => *bytes,
-            _ => 0,
-        };
-        let applied = apply(conn, ctx, op, &mut in_transaction);
+        let is_commit = A::is_commit(&op);
+        let bytes = A::bytes(&op);
+        let applied = applier.apply(op);
         // The batch was dropped inside `apply`: its memory is free again.
         budget.release(bytes);
         if is_commit {
@@ -286,96 +232,11 @@ fn run(
             times.insert += started.elapsed();
         }
         if let Err(e) = applied {
-            if in_transaction {
-                let _ = conn.execute_batch("ROLLBACK");
-            }
             *lock(&error) = Some(e);
             return times;
         }
     }
-    // The writer went away without finishing (or finished with no transaction open): keep
-    // only what was committed, as a crash would.
-    if in_transaction {
-        let _ = conn.execute_batch("ROLLBACK");
-    }
+    // The writer went away without finishing (or finished): `end` keeps only what was
+    // committed, as a crash would.
     times
-}
-
-fn apply(conn: &Connection, ctx: &WorkerContext, op: Op, in_transaction: &mut bool) -> Result<()> {
-    match op {
-        Op::Insert {
-            stream,
-            rows,
-            batch,
-            distinct_keys,
-            key_range,
-            skip_delete,
-            bytes: _,
-        } => {
-            let Some(s) = ctx.inserts.get(stream) else {
-                return Err(CacheError::WriterPoisoned);
-            };
-            let target = &s.target;
-            let mut insert = &s.insert;
-            let registration = BatchRegistration::new(batch);
-            if let Some(merge) = &s.merge
-                && !distinct_keys
-            {
-                insert = &merge.insert_dedup;
-            }
-            if let Some(merge) = s.merge.as_ref().filter(|_| !skip_delete) {
-                let deleted = match key_range {
-                    Some((min, max)) => conn
-                        .prepare_cached(&merge.delete_in_range)
-                        .and_then(|mut s| s.execute(duckdb::params![&registration, min, max])),
-                    None => conn
-                        .prepare_cached(&merge.delete)
-                        .and_then(|mut s| s.execute([&registration])),
-                };
-                deleted
-                    .ctx(|| format!("deleting the rows {rows} merged rows replace in {target}"))?;
-            }
-            let mut stmt = conn
-                .prepare_cached(insert)
-                .ctx(|| format!("preparing the insert into {target}"))?;
-            stmt.execute([&registration])
-                .ctx(|| format!("inserting {rows} rows into {target}"))?;
-        }
-        Op::Execute { sql, what } => {
-            conn.execute_batch(&sql).ctx(|| what)?;
-            // The statement may have altered a table: re-prepare inserts against it.
-            conn.flush_prepared_statement_cache();
-        }
-        Op::Commit {
-            sql,
-            states,
-            begin_after,
-        } => {
-            for (statement, what) in &sql {
-                conn.execute_batch(statement).ctx(|| what.clone())?;
-            }
-            if !sql.is_empty() {
-                // Replace swaps rename tables: statements prepared against them are stale.
-                conn.flush_prepared_statement_cache();
-            }
-            for state in &states {
-                write_state(
-                    conn,
-                    &ctx.schema_name,
-                    &ctx.table_prefix,
-                    &ctx.source_name,
-                    state,
-                )?;
-            }
-            conn.execute_batch("COMMIT")
-                .ctx(|| "committing loaded records and state".into())?;
-            *in_transaction = false;
-            if begin_after {
-                conn.execute_batch("BEGIN TRANSACTION")
-                    .ctx(|| "starting a transaction".into())?;
-                *in_transaction = true;
-            }
-        }
-    }
-    Ok(())
 }

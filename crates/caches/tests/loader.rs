@@ -300,10 +300,10 @@ fn composite_primary_key() {
 fn merge_without_primary_key_is_a_clear_error() {
     let (_d, cache) = temp_cache();
     let cat = catalog(vec![stream("users", users_schema(), &[], None)]);
-    let err = cache
-        .begin_load("src", &cat, WriteStrategy::Merge, LoadOptions::default())
-        .err()
-        .expect("error");
+    let Err(err) = cache.begin_load("src", &cat, WriteStrategy::Merge, LoadOptions::default())
+    else {
+        panic!("merge without a primary key must fail");
+    };
     assert!(matches!(err, CacheError::MergeWithoutPrimaryKey { .. }));
     assert!(err.to_string().contains("\"users\""), "{err}");
     assert!("bogus".parse::<WriteStrategy>().is_err());

@@ -226,15 +226,42 @@ impl Connector {
 /// `--config CONFIG`: a JSON/YAML file, or inline JSON/YAML starting with `{`.
 #[derive(Debug, Clone, Args)]
 pub struct ConfigArg {
-    /// The connector config: a path to a JSON or YAML file, or inline JSON/YAML starting with `{`.
+    /// The connector config: a path to a JSON or YAML file, or inline JSON/YAML starting with
+    /// `{`. A value `SECRET:NAME` is the secret NAME (from the environment, ./.env, or a
+    /// prompt on a terminal), e.g. `--config '{password: "SECRET:DB_PASSWORD"}'`.
     #[arg(long, short = 'c', value_name = "CONFIG")]
     pub config: String,
 }
 
 impl ConfigArg {
-    /// Reads the config.
+    /// Reads the config (see [`load_config`]).
     pub fn load(&self) -> Result<Value> {
-        Ok(ab::config::load_config(&self.config)?)
+        load_config(&self.config)
+    }
+}
+
+/// Reads a `--config` value as pyab does: a JSON/YAML file, or inline JSON/YAML starting with
+/// `{`, where a string `SECRET:NAME` (at any depth) stands for the secret NAME.
+///
+/// The config keeps `SECRET:NAME` as a `secret_reference::NAME` (so the secret never sits in
+/// the config the connector object shows), but every secret is looked up now, as pyab does:
+/// a missing one fails before any connector is installed, naming the secret and the places
+/// looked in, and a secret typed at the prompt (on a terminal only, without echo) is asked
+/// here, before any spinner draws, and once.
+pub fn load_config(text: &str) -> Result<Value> {
+    let config = ab::config::load_config(text)?;
+    resolve_secret_references(&config)?;
+    Ok(config)
+}
+
+fn resolve_secret_references(value: &Value) -> ab::Result<()> {
+    match value {
+        Value::String(s) if s.starts_with(ab::secrets::SECRET_REFERENCE_PREFIX) => {
+            ab::get_secret(s).map(drop)
+        }
+        Value::Array(items) => items.iter().try_for_each(resolve_secret_references),
+        Value::Object(map) => map.values().try_for_each(resolve_secret_references),
+        _ => Ok(()),
     }
 }
 

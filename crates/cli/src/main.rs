@@ -7,6 +7,7 @@
 
 mod commands;
 mod connector_args;
+mod global_log;
 mod interrupt;
 mod output;
 
@@ -59,6 +60,12 @@ enum Command {
     /// The built-in no-op destination (`--destination noop`), as an Airbyte connector.
     #[command(hide = true)]
     NoopDestination(commands::noop_destination::Args),
+    /// Tools for people who write manifests (as the Connector Builder): `resolve`.
+    Manifest(commands::manifest::Args),
+    /// List the connectors of the registry (bundled, so it works offline) and how each installs.
+    Connectors(commands::connectors::Args),
+    /// Print everything the registry says of one connector.
+    ConnectorInfo(commands::connector_info::Args),
     /// Run a declarative manifest natively, speaking the protocol on stdout exactly like the
     /// CDK's `source-declarative-manifest` (a drop-in for it).
     #[command(alias = "declarative")]
@@ -81,6 +88,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Benchmark(args) => commands::benchmark::run(args),
         Command::BenchmarkSource(args) => commands::benchmark_source::run(args),
         Command::NoopDestination(args) => commands::noop_destination::run(args),
+        Command::Manifest(args) => commands::manifest::run(args),
+        Command::Connectors(args) => commands::connectors::run(args),
+        Command::ConnectorInfo(args) => commands::connector_info::run(args),
         Command::SourceDeclarativeManifest(args) => {
             commands::source_declarative_manifest::run(args)
         }
@@ -88,15 +98,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn init_logging() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("ABRS_LOG")
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
+    use tracing_subscriber::{EnvFilter, fmt};
+    let stderr_filter = EnvFilter::try_from_env("ABRS_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let stderr = fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false)
         .without_time()
+        .with_filter(stderr_filter);
+    // The global log file (PyAirbyte's layout) gets our own info-level events; the HTTP and TLS
+    // crates' chatter stays out.
+    let file_filter = Targets::new()
+        .with_default(LevelFilter::INFO)
+        .with_target("hyper", LevelFilter::WARN)
+        .with_target("hyper_util", LevelFilter::WARN)
+        .with_target("reqwest", LevelFilter::WARN)
+        .with_target("rustls", LevelFilter::WARN)
+        .with_target("tokio_postgres", LevelFilter::WARN);
+    tracing_subscriber::registry()
+        .with(stderr)
+        .with(global_log::GlobalLogLayer::from_env().with_filter(file_filter))
         .init();
 }
 

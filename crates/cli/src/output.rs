@@ -28,6 +28,14 @@ pub fn print_error(err: &anyhow::Error) {
         text.push_str(part.trim());
     }
     eprintln!("Error: {text}");
+    // PyAirbyte's AIRBYTE_PRINT_FULL_ERROR_LOGS (default on under CI): the whole connector log.
+    if let Some(e) = err.downcast_ref::<airbyte::Error>()
+        && airbyte::print_full_logs()
+        && let Some(path) = e.log_file()
+        && let Ok(log) = std::fs::read_to_string(path)
+    {
+        eprintln!("Full log of the connector ({}):\n{log}", path.display());
+    }
 }
 
 /// A spinner on stderr while something slow runs; invisible when stderr is not a terminal.

@@ -5,6 +5,9 @@ use std::process::{Command, Output};
 
 use serde_json::{Value, json};
 
+#[path = "../../airbyte/tests/support/files_server.rs"]
+mod files_server;
+
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -462,27 +465,66 @@ fn registry_file_decides_how_to_run() {
         "{record}"
     );
 
-    let o = abrs_in(None, &["spec", "source-manifesty"], &env);
-    expect(&o, 2);
-    assert!(stderr(&o).contains("manifest-only"), "{}", stderr(&o));
+    // A manifest-only connector: its manifest from Airbyte's manifest URL (here a mock), run
+    // natively.
+    let server = files_server::FilesServer::start();
+    server.set(
+        "/source-manifesty/latest/manifest.yaml",
+        files_server::Answer::Body("200 OK", MANIFESTY.to_string()),
+    );
+    let copies = dir.path().join("registry-copies");
+    let mut with_manifests = env.to_vec();
+    with_manifests.push(("ABRS_MANIFEST_BASE_URL", &server.base));
+    with_manifests.push((
+        "ABRS_REGISTRY_CACHE_DIR",
+        copies.to_str().unwrap_or_default(),
+    ));
+    let o = abrs_in(None, &["spec", "source-manifesty"], &with_manifests);
+    expect(&o, 0);
+    assert!(stdout(&o).contains("manifesty_key"), "{}", stdout(&o));
+    assert!(
+        copies
+            .join("manifests/source-manifesty/latest/manifest.yaml")
+            .exists()
+    );
 
     let o = abrs_in(None, &["spec", "source-not-in-registry"], &env);
     expect(&o, 2);
-    assert!(stderr(&o).contains("not in the registry"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not in"), "{}", stderr(&o));
 
-    let mut remote = env;
-    remote[3] = (
-        "AIRBYTE_LOCAL_REGISTRY",
-        "https://connectors.airbyte.com/files/registries/v0/oss_registry.json",
+    // A remote registry (a mock): the same decision; a second process fetches it again.
+    server.set(
+        "/oss_registry.json",
+        files_server::Answer::Body("200 OK", doc.to_string()),
     );
+    let url = format!("{}/oss_registry.json", server.base);
+    let mut remote = with_manifests.clone();
+    remote[3] = ("AIRBYTE_LOCAL_REGISTRY", &url);
+    let _ = std::fs::remove_file(&argv_file);
     let o = abrs_in(None, &["spec", "source-dockeronly"], &remote);
-    expect(&o, 1);
-    assert!(
-        stderr(&o).contains("remote registries are not supported yet"),
-        "{}",
-        stderr(&o)
+    expect(&o, 0);
+    let record: Value =
+        serde_json::from_str(&std::fs::read_to_string(&argv_file).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        record["argv"][7], "airbyte/source-dockeronly:latest",
+        "{record}"
     );
-    // Offline mode turns the registry off: no lookup, no error about it.
+    assert_eq!(server.hits("/oss_registry.json"), 1);
+    // The server goes away: offline mode uses the copy kept by that fetch.
+    server.set(
+        "/oss_registry.json",
+        files_server::Answer::Body("500 Internal Server Error", String::new()),
+    );
+    let o = abrs_in(
+        None,
+        &["connector-info", "source-dockeronly", "--format", "json"],
+        &remote,
+    );
+    expect(&o, 0);
+    let info: Value = serde_json::from_str(&stdout(&o)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(info["latest_available_version"], "1.2.3");
+    // Offline mode with an explicit Docker image: no registry lookup at all.
     let mut offline = remote.to_vec();
     offline.push(("AIRBYTE_OFFLINE_MODE", "1"));
     let o = abrs_in(
@@ -492,6 +534,24 @@ fn registry_file_decides_how_to_run() {
     );
     expect(&o, 0);
 }
+
+const MANIFESTY: &str = r#"version: 6.0.0
+type: DeclarativeSource
+check: {type: CheckStream, stream_names: [things]}
+streams:
+  - type: DeclarativeStream
+    name: things
+    schema_loader: {type: InlineSchemaLoader, schema: {type: object}}
+    retriever:
+      type: SimpleRetriever
+      requester: {type: HttpRequester, url_base: "http://127.0.0.1:9", path: /things}
+      record_selector: {type: RecordSelector, extractor: {type: DpathExtractor, field_path: []}}
+spec:
+  type: Spec
+  connection_specification:
+    type: object
+    properties: {manifesty_key: {type: string}}
+"#;
 
 #[test]
 fn install_a_local_executable_checks_it() {

@@ -28,6 +28,7 @@ mod invocation;
 mod log;
 mod manifest_cdk;
 mod ops;
+mod package_files;
 mod process;
 mod venv;
 
@@ -44,6 +45,7 @@ pub use manifest_cdk::{
     CDK_MANIFEST_RUNNER, DEFAULT_CDK_VERSION, INJECTED_MANIFEST_KEY, ManifestCdkExecutor,
 };
 pub use ops::{check, check_with, discover, discover_with, expect_message, spec, spec_with};
+pub use package_files::unpack_package;
 pub use process::{
     ConnectorCommand, ConnectorProcess, Flow, InProcessDestination, InProcessProducer, MessageIter,
     PassLine, RunSummary, StopHandle,

@@ -9,7 +9,7 @@ use crate::http::HttpClient;
 use crate::incremental::{self, IncrementalCursor};
 use crate::partition_routers::{self, PartitionRouter};
 use crate::requesters::RequestOptions;
-use crate::retrievers::SimpleRetriever;
+use crate::retrievers::Retriever;
 use crate::schema;
 use crate::slice::Slice;
 
@@ -27,11 +27,14 @@ pub struct DeclarativeStream {
     pub primary_key: Vec<Vec<String>>,
     /// Its JSON schema.
     pub schema: Value,
-    retriever: SimpleRetriever,
+    retriever: Retriever,
     cursor: Option<Box<dyn IncrementalCursor>>,
     router: Option<Box<dyn PartitionRouter>>,
     /// Partitions read at the same time (the manifest's `concurrency_level`).
     workers: usize,
+    /// A `StateDelegatingStream`'s `incremental_stream`, read instead of this one (its
+    /// `full_refresh_stream`) when the read has a state.
+    incremental_delegate: Option<Box<DeclarativeStream>>,
 }
 
 /// Partitions read at once without a `concurrency_level` (the CDK's lowest safe level).
@@ -48,6 +51,7 @@ impl DeclarativeStream {
     pub fn from_node(node: Node<'_>) -> Result<Self> {
         match node.type_name() {
             "DeclarativeStream" => {}
+            "StateDelegatingStream" => return Self::state_delegating(node),
             _ => return Err(node.unsupported()),
         }
         let name = node
@@ -65,13 +69,32 @@ impl DeclarativeStream {
         let retriever_node = node
             .child("retriever", &retriever_path)?
             .ok_or_else(|| node.error("retriever", "DeclarativeStream requires a retriever"))?;
-        let retriever = SimpleRetriever::from_node(retriever_node, node, &name)?;
+        let retriever = Retriever::from_node(retriever_node, node, &name)?;
         let cursor_path = node.child_path("incremental_sync");
         let cursor = match node.child("incremental_sync", &cursor_path)? {
             Some(c) => Some(incremental::from_node(c)?),
             None => None,
         };
         let router_path = retriever_path.key("partition_router");
+        let has_router = match retriever_node.get("partition_router") {
+            None => false,
+            Some(Value::Array(items)) => !items.is_empty(),
+            Some(_) => true,
+        };
+        if has_router
+            && node
+                .get("incremental_sync")
+                .and_then(|c| c.get("type"))
+                .and_then(Value::as_str)
+                == Some("IncrementingCountCursor")
+        {
+            return Err(
+                incremental::incrementing_count_cursor::with_partition_router_error(
+                    &cursor_path,
+                    &name,
+                ),
+            );
+        }
         let router = match retriever_node.get("partition_router") {
             None => None,
             Some(Value::Array(items)) if items.is_empty() => None,
@@ -89,12 +112,57 @@ impl DeclarativeStream {
             cursor,
             router,
             workers: DEFAULT_WORKERS,
+            incremental_delegate: None,
         })
+    }
+
+    /// A `StateDelegatingStream`: its `full_refresh_stream`, which hands reads that have a
+    /// state to its `incremental_stream` (as the CDK's factory picks one by the stream's
+    /// state; a parent stream by the state its child gives it).
+    fn state_delegating(node: Node<'_>) -> Result<Self> {
+        if node.get("api_retention_period").is_some() {
+            return Err(EngineError::UnsupportedComponent {
+                at: node.child_path("api_retention_period"),
+                type_name: "StateDelegatingStream with api_retention_period".into(),
+            });
+        }
+        let build = |key: &str| -> Result<Self> {
+            let path = node.child_path(key);
+            let child = node.child(key, &path)?.ok_or_else(|| {
+                node.error(key, format!("StateDelegatingStream requires `{key}`"))
+            })?;
+            Self::from_node(child)
+        };
+        let mut full = build("full_refresh_stream")?;
+        let incremental = build("incremental_stream")?;
+        let name = node
+            .opt_str("name")?
+            .or_else(|| {
+                node.parameters()
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+            .unwrap_or_default();
+        if full.name != name || incremental.name != name {
+            return Err(EngineError::manifest(
+                node.path,
+                format!(
+                    "state_delegating_stream, full_refresh_stream name and incremental_stream must have equal names. Instead has {name}, {} and {}.",
+                    full.name, incremental.name
+                ),
+            ));
+        }
+        full.incremental_delegate = Some(Box::new(incremental));
+        Ok(full)
     }
 
     /// Reads up to `workers` partitions at the same time.
     pub fn with_workers(mut self, workers: usize) -> Self {
         self.workers = workers.max(1);
+        self.incremental_delegate = self
+            .incremental_delegate
+            .map(|d| Box::new(d.with_workers(workers)));
         self
     }
 
@@ -152,6 +220,11 @@ impl DeclarativeStream {
         on_record: &mut dyn FnMut(Value, &Slice) -> Result<bool>,
         on_state: &mut dyn FnMut(Value) -> Result<()>,
     ) -> Result<()> {
+        if let Some(incremental) = &self.incremental_delegate
+            && state.is_some_and(crate::truthiness::truthy)
+        {
+            return incremental.read_sliced(client, state, on_record, on_state);
+        }
         let no_options = |_: &Slice| Ok(RequestOptions::default());
         match (&self.router, &self.cursor) {
             (None, None) => {

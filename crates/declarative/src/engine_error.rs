@@ -70,12 +70,22 @@ pub enum EngineError {
     /// The config, catalog or state given to the engine is wrong.
     #[error("{0}")]
     Input(String),
+    /// A request failed in a way the error handler blames on the user's config
+    /// (`failure_type: config_error`: bad credentials, missing permissions). An async job's
+    /// creation is not retried after it.
+    #[error(transparent)]
+    ConfigError(Box<EngineError>),
     /// Writing the protocol output failed (the reader is gone).
     #[error("writing the output failed: {0}")]
     Output(#[from] std::io::Error),
 }
 
 impl EngineError {
+    /// Whether the error is the user's config's ([`EngineError::ConfigError`]).
+    pub fn is_config_error(&self) -> bool {
+        matches!(self, Self::ConfigError(_))
+    }
+
     /// A [`EngineError::Manifest`] at `at`.
     pub fn manifest(at: &ManifestPath, message: impl Into<String>) -> Self {
         Self::Manifest {

@@ -19,6 +19,8 @@ pub struct BuildEnv {
     pub config: Value,
     /// The folder of the manifest file, when it came from one.
     pub directory: Option<std::path::PathBuf>,
+    /// The wait between two polls of an async job (the CDK's 5 s when `None`; tests shorten it).
+    pub async_poll_interval: Option<std::time::Duration>,
 }
 
 /// A component's node in the loaded manifest, with where it is.

@@ -13,6 +13,7 @@
 pub mod auth;
 pub mod declarative_stream;
 pub mod decoders;
+pub mod dynamic_streams;
 pub mod engine_error;
 pub mod error;
 pub mod error_handlers;

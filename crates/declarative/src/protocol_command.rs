@@ -74,7 +74,9 @@ fn run_command_inner(
         }
         Command::Check => {
             let source = DeclarativeSource::new(manifest, config).map_err(|e| e.to_string())?;
-            let (ok, message) = source.check();
+            let (ok, message) = source
+                .check_connection()
+                .map_err(|e| source.secrets().mask(&e.to_string()))?;
             let mut status = json!({"status": if ok { "SUCCEEDED" } else { "FAILED" }});
             if let Some(m) = message {
                 status["message"] = Value::String(m);

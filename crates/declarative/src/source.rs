@@ -33,12 +33,20 @@ impl DeclarativeSource {
         let env = BuildEnv {
             config,
             directory: manifest.directory().map(std::path::Path::to_path_buf),
+            ..Default::default()
         };
         Ok(Self {
             manifest,
             env,
             client,
         })
+    }
+
+    /// Polls async jobs every `interval` instead of the CDK's 5 seconds (tests, and APIs that
+    /// want slower polling).
+    pub fn with_async_poll_interval(mut self, interval: std::time::Duration) -> Self {
+        self.env.async_poll_interval = Some(interval);
+        self
     }
 
     /// The SPEC message's `spec` (the manifest's `spec` block in the protocol's shape).
@@ -81,11 +89,29 @@ impl DeclarativeSource {
                     .with_workers(self.workers()?),
             );
         }
-        if !self.manifest.dynamic_streams().is_empty() {
-            return Err(EngineError::UnsupportedComponent {
-                at: ManifestPath::root().key("dynamic_streams"),
-                type_name: "DynamicDeclarativeStream".into(),
-            });
+        let dynamic_root = ManifestPath::root().key("dynamic_streams");
+        let mut seen = std::collections::HashSet::new();
+        for (i, definition) in self.manifest.dynamic_streams().iter().enumerate() {
+            let path = dynamic_root.index(i);
+            let resolved = crate::dynamic_streams::resolve(
+                Node::new(definition, &path, &self.env)?,
+                &self.client,
+            )?;
+            let template_path = path.key("stream_template");
+            for stream in &resolved {
+                let built =
+                    DeclarativeStream::from_node(Node::new(stream, &template_path, &self.env)?)?
+                        .with_workers(self.workers()?);
+                if !seen.insert(built.name.clone())
+                    || out.iter().any(|s: &DeclarativeStream| s.name == built.name)
+                {
+                    return Err(EngineError::Input(format!(
+                        "Dynamic streams list contains a duplicate name: {}. Please check your configuration.",
+                        built.name
+                    )));
+                }
+                out.push(built);
+            }
         }
         Ok(out)
     }
@@ -132,6 +158,38 @@ impl DeclarativeSource {
         Ok(default.min(max).clamp(1, 64) as usize)
     }
 
+    /// `check` as the CDK's CLI runs it: a `check` block naming a stream the manifest does not
+    /// have is the manifest's error (the CDK raises it, printing no CONNECTION_STATUS), any
+    /// other failure a FAILED status ([`DeclarativeSource::check`]).
+    pub fn check_connection(&self) -> Result<(bool, Option<String>)> {
+        let names = self.check_stream_names();
+        if !names.is_empty()
+            && let Ok(streams) = self.streams()
+            && let Some(missing) = names
+                .iter()
+                .find(|n| !streams.iter().any(|s| &s.name == *n))
+        {
+            return Err(EngineError::manifest(
+                &ManifestPath::root().key("check").key("stream_names"),
+                format!(
+                    "{missing} is not part of the catalog. Expected one of {:?}.",
+                    streams.iter().map(|s| s.name.as_str()).collect::<Vec<_>>()
+                ),
+            ));
+        }
+        Ok(self.check())
+    }
+
+    fn check_stream_names(&self) -> Vec<String> {
+        match self.manifest.check().and_then(|c| c.get("stream_names")) {
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// `check`: reads the first page of each stream the `check` block names.
     pub fn check(&self) -> (bool, Option<String>) {
         match self.try_check() {
@@ -151,6 +209,9 @@ impl DeclarativeSource {
             .get("type")
             .and_then(Value::as_str)
             .unwrap_or("CheckStream");
+        if check_type == "CheckDynamicStream" {
+            return self.check_dynamic(check);
+        }
         if check_type != "CheckStream" {
             return Err(EngineError::UnsupportedComponent {
                 at: ManifestPath::root().key("check"),
@@ -179,6 +240,37 @@ impl DeclarativeSource {
             };
             stream.check(&self.client).map_err(|e| {
                 EngineError::Input(format!("Unable to connect to stream {name} - {e}"))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// `CheckDynamicStream`: the first `stream_count` streams (static ones first, then the
+    /// dynamic ones) must be readable (`use_check_availability: false` only builds them).
+    fn check_dynamic(&self, check: &Map<String, Value>) -> Result<()> {
+        let count = check
+            .get("stream_count")
+            .and_then(Value::as_u64)
+            .unwrap_or(0) as usize;
+        let use_availability = check
+            .get("use_check_availability")
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
+        let streams = self.streams()?;
+        if streams.is_empty() {
+            return Err(EngineError::Input(
+                "No streams to connect to from source".into(),
+            ));
+        }
+        if !use_availability {
+            return Ok(());
+        }
+        for stream in streams.iter().take(count) {
+            stream.check(&self.client).map_err(|e| {
+                EngineError::Input(format!(
+                    "Encountered an error trying to connect to stream {}. Error: {e}",
+                    stream.name
+                ))
             })?;
         }
         Ok(())

@@ -282,7 +282,16 @@ impl Destination {
         };
         let cache = match data {
             WriteSource::Source(_) => options.cache.resolve(),
-            WriteSource::ReadResult(r) => Some(r.cache().clone()),
+            WriteSource::ReadResult(r) => match r.cache().as_duckdb() {
+                Some(c) => Some(c.clone()),
+                None => {
+                    return Err(abrs_caches::CacheError::NotSupported {
+                        operation: "writing a read result to a destination",
+                        kind: r.cache().kind(),
+                    }
+                    .into());
+                }
+            },
         };
         let state_cache = match &options.state_cache {
             CacheChoice::Default => cache.clone().or_else(|| Some(default_cache())),
@@ -346,7 +355,7 @@ impl Destination {
                 .map(|s| s.stream.name.clone())
                 .collect();
             let read = source.read_joined(
-                cache,
+                &cache.into(),
                 ReadOptions {
                     streams: Some(StreamSelection::Names(names)),
                     write_strategy: options.write_strategy,

@@ -404,7 +404,7 @@ pub fn run(args: Args) -> Result<()> {
         Some(d) if d.eq_ignore_ascii_case("none") => Some(None),
         Some(d) => {
             let config = match &args.destination_config {
-                Some(text) => Some(ab::config::load_config(text)?),
+                Some(text) => Some(crate::connector_args::load_config(text)?),
                 None => None,
             };
             Some(Some(crate::connector_args::destination(
@@ -434,7 +434,7 @@ pub fn run(args: Args) -> Result<()> {
 /// `abrs benchmark-source …`).
 fn make_source(args: &Args) -> Result<ab::Source> {
     let user_config = match &args.config {
-        Some(text) => Some(ab::config::load_config(text)?),
+        Some(text) => Some(crate::connector_args::load_config(text)?),
         None => None,
     };
     if let Some(name) = &args.source {

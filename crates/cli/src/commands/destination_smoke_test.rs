@@ -68,7 +68,7 @@ pub fn run(args: Args) -> Result<()> {
         .into());
     }
     let config = match &args.config {
-        Some(text) => Some(ab::config::load_config(text)?),
+        Some(text) => Some(crate::connector_args::load_config(text)?),
         None => Some(json!({})),
     };
     let dest = destination(&args.destination, config, args.run.to_destination_options())?;

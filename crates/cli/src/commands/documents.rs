@@ -4,7 +4,6 @@
 //! `get_documents` / `to_documents`).
 
 use std::io::{ErrorKind, Write};
-use std::path::PathBuf;
 
 use airbyte as ab;
 use airbyte::documents::{Document, DocumentRenderer};
@@ -31,9 +30,10 @@ pub struct Args {
     /// (default: `{}`).
     #[arg(long, short = 'c', value_name = "CONFIG", conflicts_with = "cache")]
     config: Option<String>,
-    /// Read the stream from this DuckDB cache instead of a connector.
-    #[arg(long, value_name = "FILE.duckdb", conflicts_with = "connector")]
-    cache: Option<PathBuf>,
+    /// Read the stream from this cache (a DuckDB file or a PostgreSQL URL) instead of a
+    /// connector.
+    #[arg(long, value_name = "FILE.duckdb|URL", conflicts_with = "connector")]
+    cache: Option<String>,
     /// The cache's table prefix (with --cache).
     #[arg(long, value_name = "PREFIX", default_value = "", requires = "cache")]
     table_prefix: String,
@@ -89,11 +89,13 @@ pub fn run(args: Args) -> Result<()> {
     };
     let mut out = std::io::stdout().lock();
     let printed = match (&args.cache, &args.connector) {
-        (Some(path), _) => {
-            let cache = ab::DuckDbCache::new(path).with_table_prefix(&args.table_prefix);
-            if !cache.db_path().exists() {
+        (Some(spec), _) => {
+            let cache = super::read::parse_cache(Some(spec.as_str()), &args.table_prefix)?;
+            if let Some(duck) = cache.as_duckdb()
+                && !duck.db_path().exists()
+            {
                 return Err(ab::Error::input(
-                    format!("there is no cache at {}", cache.db_path().display()),
+                    format!("there is no cache at {}", duck.db_path().display()),
                     "run `abrs read CONNECTOR --config CONFIG --cache FILE` first",
                 )
                 .into());
@@ -109,7 +111,7 @@ pub fn run(args: Args) -> Result<()> {
         }
         (None, Some(connector)) => {
             let config = match &args.config {
-                Some(text) => ab::config::load_config(text)?,
+                Some(text) => crate::connector_args::load_config(text)?,
                 None => serde_json::json!({}),
             };
             let connector = ConnectorArgs {

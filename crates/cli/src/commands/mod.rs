@@ -3,10 +3,13 @@
 pub mod benchmark;
 pub mod benchmark_source;
 pub mod check;
+pub mod connector_info;
+pub mod connectors;
 pub mod destination_smoke_test;
 pub mod discover;
 pub mod documents;
 pub mod install;
+pub mod manifest;
 pub mod noop_destination;
 pub mod query;
 pub mod read;

@@ -1,7 +1,6 @@
-//! `abrs query [--cache FILE.duckdb] SQL [--format table|json|csv]`: SQL over a cache.
+//! `abrs query [--cache FILE.duckdb|URL] SQL [--format table|json|csv]`: SQL over a cache.
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use airbyte as ab;
 use airbyte::arrow;
@@ -21,12 +20,15 @@ pub enum Format {
 /// Arguments of `abrs query`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The SQL to run (DuckDB dialect); tables are named after the streams.
+    /// The SQL to run (the cache's dialect: DuckDB or PostgreSQL); tables are named after the
+    /// streams.
     #[arg(value_name = "SQL")]
     sql: String,
-    /// The DuckDB file (default: the default cache).
-    #[arg(long, value_name = "FILE.duckdb")]
-    cache: Option<PathBuf>,
+    /// The cache: a DuckDB file or a PostgreSQL URL,
+    /// `postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?schema=S]` (password also from
+    /// PGPASSWORD). Default: the default cache.
+    #[arg(long, value_name = "FILE.duckdb|URL")]
+    cache: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
@@ -34,18 +36,17 @@ pub struct Args {
 
 /// Runs `abrs query`.
 pub fn run(args: Args) -> Result<()> {
-    let cache = match &args.cache {
-        Some(path) => ab::DuckDbCache::new(path),
-        None => ab::default_cache(),
-    };
-    if !cache.db_path().exists() {
+    let cache = super::read::parse_cache(args.cache.as_deref(), "")?;
+    if let Some(duck) = cache.as_duckdb()
+        && !duck.db_path().exists()
+    {
         return Err(ab::Error::input(
-            format!("there is no cache at {}", cache.db_path().display()),
+            format!("there is no cache at {}", duck.db_path().display()),
             "run `abrs read CONNECTOR --config CONFIG` first, or pass the file with --cache",
         )
         .into());
     }
-    let batches = cache.query(&args.sql)?;
+    let batches = cache.query(&args.sql).map_err(ab::Error::from)?;
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Table => {

@@ -1,8 +1,7 @@
-//! `abrs read CONNECTOR --config CONFIG [--streams A,B|'*'] [--cache FILE.duckdb]
+//! `abrs read CONNECTOR --config CONFIG [--streams A,B|'*'] [--cache FILE.duckdb|URL]
 //! [--write-strategy auto|append|merge|replace] [--full-refresh]`: load a source into a cache.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -25,11 +24,14 @@ pub struct Args {
     /// The streams to read, comma-separated, or `*` for all (the default).
     #[arg(long, value_name = "A,B|*", default_value = "*")]
     streams: String,
-    /// The DuckDB file to load into (default: the default cache,
-    /// `<AIRBYTE_CACHE_ROOT or .cache>/default_cache/default_cache.duckdb`).
-    #[arg(long, value_name = "FILE.duckdb")]
-    cache: Option<PathBuf>,
-    /// A prefix for the cache's table names (caches with different prefixes share a file).
+    /// The cache to load into: a DuckDB file, or a PostgreSQL database as
+    /// `postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?schema=S&table_prefix=P]` (password
+    /// also from PGPASSWORD; schema default `airbyte_raw`). Default: the default cache,
+    /// `<AIRBYTE_CACHE_ROOT or .cache>/default_cache/default_cache.duckdb`.
+    #[arg(long, value_name = "FILE.duckdb|URL")]
+    cache: Option<String>,
+    /// A prefix for the cache's table names (caches with different prefixes share a file);
+    /// overrides a URL's `table_prefix`.
     #[arg(long, value_name = "PREFIX", default_value = "")]
     table_prefix: String,
     /// auto (merge with a primary key, else append with a cursor, else replace), append,
@@ -48,16 +50,12 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let strategy = parse_write_strategy(&args.write_strategy)?;
     let config = match &args.config {
-        Some(text) => ab::config::load_config(text)?,
+        Some(text) => crate::connector_args::load_config(text)?,
         None => serde_json::json!({}),
     };
     let mut source = args.connector.source(Some(config))?;
     select_streams(&mut source, &args.streams)?;
-    let cache = match &args.cache {
-        Some(path) => ab::DuckDbCache::new(path),
-        None => ab::default_cache(),
-    }
-    .with_table_prefix(&args.table_prefix);
+    let cache = parse_cache(args.cache.as_deref(), &args.table_prefix)?;
 
     let reporter = Reporter::new();
     let on_progress: ab::ProgressCallback = {
@@ -163,7 +161,30 @@ fn progress_line(p: &ab::ReadProgress) -> String {
     )
 }
 
-fn print_summary(result: &ab::ReadResult, cache: &ab::DuckDbCache) {
+/// The cache of a `--cache` value (a DuckDB file or a PostgreSQL URL; none: the default
+/// cache) with `--table-prefix` (when not empty, it overrides a URL's `table_prefix`). A URL
+/// without a password takes `PGPASSWORD`.
+pub(crate) fn parse_cache(spec: Option<&str>, table_prefix: &str) -> Result<ab::Cache> {
+    let cache = match spec {
+        None => ab::Cache::DuckDb(ab::default_cache()),
+        Some(spec) => {
+            let password = std::env::var("PGPASSWORD")
+                .ok()
+                .filter(|p| !p.is_empty())
+                .map(ab::Password::new);
+            ab::Cache::from_spec(spec, password).map_err(ab::Error::from)?
+        }
+    };
+    Ok(match cache {
+        ab::Cache::DuckDb(c) => ab::Cache::DuckDb(c.with_table_prefix(table_prefix)),
+        ab::Cache::Postgres(c) if !table_prefix.is_empty() => {
+            ab::Cache::Postgres(c.with_table_prefix(table_prefix))
+        }
+        other => other,
+    })
+}
+
+fn print_summary(result: &ab::ReadResult, cache: &ab::Cache) {
     let secs = result.elapsed().as_secs_f64();
     let rate = if secs > 0.0 {
         result.processed_records() as f64 / secs
@@ -195,7 +216,7 @@ fn print_summary(result: &ab::ReadResult, cache: &ab::DuckDbCache) {
         "Completed `{} -> {}` sync: {} records in {:.2} s ({:.0} records/s), {} stream(s), {} state \
          message(s), {} commit(s).",
         result.source_name(),
-        cache.db_path().display(),
+        cache.describe(),
         thousands(result.processed_records()),
         secs,
         rate,

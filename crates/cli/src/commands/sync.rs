@@ -90,12 +90,26 @@ pub struct Args {
     json: bool,
 }
 
-fn cache_choice(text: &str) -> ab::CacheChoice {
-    match text.trim() {
+fn cache_choice(text: &str) -> Result<ab::CacheChoice> {
+    Ok(match text.trim() {
         "" | "default" => ab::CacheChoice::Default,
         "none" | "false" => ab::CacheChoice::None,
-        path => ab::CacheChoice::Given(ab::DuckDbCache::new(path)),
-    }
+        spec => match ab::Cache::from_spec(spec, None).map_err(ab::Error::from)? {
+            ab::Cache::DuckDb(c) => ab::CacheChoice::Given(c),
+            other => {
+                return Err(ab::Error::input(
+                    format!(
+                        "`abrs sync` cannot use the {} cache {} yet: replaying a cache into a \
+                         destination needs a DuckDB cache",
+                        other.kind(),
+                        other.describe()
+                    ),
+                    "pass a DuckDB file, `default` or `none` to --cache and --state-cache",
+                )
+                .into());
+            }
+        },
+    })
 }
 
 /// Runs `abrs sync`.
@@ -104,7 +118,7 @@ pub fn run(args: Args) -> Result<()> {
     let use_python = args.use_python.as_deref().map(ab::UsePython::parse);
     let load = |c: &Option<String>| -> Result<serde_json::Value> {
         Ok(match c {
-            Some(text) => ab::config::load_config(text)?,
+            Some(text) => crate::connector_args::load_config(text)?,
             None => json!({}),
         })
     };
@@ -175,8 +189,8 @@ pub fn run(args: Args) -> Result<()> {
         &source,
         ab::WriteOptions {
             streams: None,
-            cache: cache_choice(&args.cache),
-            state_cache: cache_choice(&args.state_cache),
+            cache: cache_choice(&args.cache)?,
+            state_cache: cache_choice(&args.state_cache)?,
             write_strategy: strategy,
             force_full_refresh: args.full_refresh,
             stall_timeout: (args.stall_timeout > 0)

@@ -30,7 +30,7 @@ pub fn run(args: Args) -> Result<()> {
     let Some(config_arg) = args.config else {
         return Ok(());
     };
-    let config = ab::config::load_config(&config_arg)?;
+    let config = crate::connector_args::load_config(&config_arg)?;
     source.set_config(config, true)?;
     source.check()?;
     eprintln!("Validation and check succeeded for `{}`.", source.name());

@@ -226,6 +226,7 @@ mod tests {
         let env = BuildEnv {
             config: json!({"token": "old", "user": "u", "password": "p-unique-legacy"}),
             directory: None,
+            ..Default::default()
         };
         let path = ManifestPath::root();
         let base = format!("{}/api/", server.url());

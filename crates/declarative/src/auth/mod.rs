@@ -1,5 +1,6 @@
 //! Authenticators: what a request carries to prove who sends it.
 
+mod jwt;
 mod legacy_session_token;
 mod oauth;
 mod selective;
@@ -8,6 +9,7 @@ mod session_token;
 mod test_server;
 mod token;
 
+pub use jwt::JwtAuthenticator;
 pub use legacy_session_token::LegacySessionTokenAuthenticator;
 pub use oauth::OAuthAuthenticator;
 pub use session_token::SessionTokenProvider;
@@ -60,6 +62,7 @@ pub fn from_node_in(node: Node<'_>, env: &AuthEnv<'_>) -> Result<Arc<dyn Authent
         "BearerAuthenticator" => Arc::new(BearerAuthenticator::from_node(node)?),
         "BasicHttpAuthenticator" => Arc::new(BasicHttpAuthenticator::from_node(node)?),
         "OAuthAuthenticator" => Arc::new(OAuthAuthenticator::from_node(node)?),
+        "JwtAuthenticator" => Arc::new(JwtAuthenticator::from_node(node)?),
         "SessionTokenAuthenticator" => session_token::from_node(node)?,
         "SelectiveAuthenticator" => selective::from_node(node, env)?,
         "LegacySessionTokenAuthenticator" => Arc::new(LegacySessionTokenAuthenticator::from_node(

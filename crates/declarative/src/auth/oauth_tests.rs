@@ -9,6 +9,7 @@ fn build(node: Value, config: Value) -> Result<OAuthAuthenticator> {
     let env = BuildEnv {
         config,
         directory: None,
+        ..Default::default()
     };
     let path = ManifestPath::root();
     OAuthAuthenticator::from_node(Node::new(&node, &path, &env)?)

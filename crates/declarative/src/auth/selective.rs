@@ -71,6 +71,7 @@ mod tests {
         let env = BuildEnv {
             config,
             directory: None,
+            ..Default::default()
         };
         let path = ManifestPath::root();
         from_node(Node::new(&node, &path, &env)?, &AuthEnv::default())

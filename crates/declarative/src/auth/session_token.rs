@@ -58,7 +58,7 @@ impl SessionTokenProvider {
                 .send(client, &context, RequestOptions::default(), None)?;
         let first = self
             .decoder
-            .decode(&response)
+            .decode(&response)?
             .into_iter()
             .next()
             .unwrap_or(Value::Null);
@@ -201,6 +201,7 @@ mod tests {
         let env = BuildEnv {
             config: json!({"user": "me"}),
             directory: None,
+            ..Default::default()
         };
         let path = ManifestPath::root();
         from_node(Node::new(&node, &path, &env).unwrap()).unwrap()

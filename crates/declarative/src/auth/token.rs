@@ -250,6 +250,7 @@ mod tests {
         let env = BuildEnv {
             config,
             directory: None,
+            ..Default::default()
         };
         let path = ManifestPath::root();
         let auth = super::super::from_node(Node::new(&node, &path, &env)?)?;

@@ -1,19 +1,33 @@
-//! Decoders: how a response body becomes the bodies records are extracted from.
+//! Decoders: how a response body becomes the bodies records are extracted from (JSON, JSON
+//! lines, and the CDK's composite decoders: gzip, CSV).
 
 use serde_json::{Map, Value};
 
-use crate::engine_error::Result;
+use crate::engine_error::{EngineError, Result};
 use crate::factory::Node;
 use crate::http::HttpResponse;
 
-/// A decoder (`JsonDecoder`, `JsonlDecoder`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+mod parsers;
+mod xml;
+
+pub use parsers::Parser;
+pub use xml::xml_to_json;
+
+/// A decoder: `JsonDecoder`, `JsonlDecoder`, or one of the CDK's `CompositeRawDecoder`s
+/// (`GzipDecoder`, `CsvDecoder`) made of [`Parser`]s.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Decoder {
     /// One JSON document; a top-level list yields each item as a body.
     #[default]
     Json,
     /// One JSON document a line.
     Jsonl,
+    /// A `CompositeRawDecoder`: the body through a parser (gzip, CSV, JSON inside them).
+    Composite(Parser),
+    /// `XmlDecoder`: the body as `xmltodict` reads it.
+    Xml,
+    /// `ZipfileDecoder`: each file of a zip archive through a parser.
+    Zipfile(Parser),
 }
 
 impl Decoder {
@@ -24,6 +38,15 @@ impl Decoder {
             Some(n) => match n.type_name() {
                 "JsonDecoder" | "" => Ok(Self::Json),
                 "JsonlDecoder" => Ok(Self::Jsonl),
+                "GzipDecoder" | "CsvDecoder" => Ok(Self::Composite(Parser::from_node(n)?)),
+                "XmlDecoder" => Ok(Self::Xml),
+                "ZipfileDecoder" => {
+                    let inner_path = n.child_path("decoder");
+                    let inner = n.child("decoder", &inner_path)?.ok_or_else(|| {
+                        n.error("decoder", "ZipfileDecoder requires a decoder for its files")
+                    })?;
+                    Ok(Self::Zipfile(Parser::from_node(inner)?))
+                }
                 _ => Err(n.unsupported()),
             },
         }
@@ -34,9 +57,12 @@ impl Decoder {
     /// `JsonDecoder`: a JSON list gives its items (whatever they are), any other document
     /// itself; an empty list, `null`, an empty body or one that is not JSON give one `{}`.
     /// `JsonlDecoder`: each line that parses as JSON (others are skipped, as the CDK logs and
-    /// skips them); nothing for an empty body.
-    pub fn decode(&self, response: &HttpResponse) -> Vec<Value> {
-        match self {
+    /// skips them); nothing for an empty body. A composite decoder gives what its parser
+    /// yields; a body its parser cannot read is an error. `XmlDecoder`: the document as
+    /// `xmltodict` reads it (one `{}` when it is not XML). `ZipfileDecoder`: what the parser
+    /// yields for each file of the archive, in order (not a zip archive is an error).
+    pub fn decode(&self, response: &HttpResponse) -> Result<Vec<Value>> {
+        Ok(match self {
             Self::Json => match response.json() {
                 Some(Value::Array(items)) if !items.is_empty() => items.clone(),
                 Some(Value::Array(_)) | Some(Value::Null) => vec![Value::Object(Map::new())],
@@ -48,19 +74,29 @@ impl Decoder {
                     vec![Value::Object(Map::new())]
                 }
             },
-            Self::Jsonl => response
-                .body
-                .split(|b| *b == b'\n')
-                .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
-                .filter_map(|line| match serde_json::from_slice(line) {
-                    Ok(v) => Some(v),
-                    Err(e) => {
-                        tracing::warn!(url = %response.url, "cannot parse a line as JSON: {e}");
-                        None
-                    }
-                })
-                .collect(),
-        }
+            Self::Jsonl => parsers::json_lines(&response.body, &response.url),
+            Self::Composite(parser) => {
+                parser
+                    .parse(&response.body)
+                    .map_err(|message| EngineError::Decode {
+                        url: response.url.clone(),
+                        message,
+                    })?
+            }
+            Self::Xml => match xml::xml_to_json(&response.text()) {
+                Some(v) => vec![v],
+                None => {
+                    tracing::warn!(url = %response.url, status = response.status, "the response cannot be parsed as XML; it gives no records");
+                    vec![Value::Object(Map::new())]
+                }
+            },
+            Self::Zipfile(parser) => {
+                parsers::unzip(&response.body, parser).map_err(|message| EngineError::Decode {
+                    url: response.url.clone(),
+                    message,
+                })?
+            }
+        })
     }
 }
 
@@ -70,12 +106,14 @@ mod tests {
     use serde_json::json;
 
     fn decode(decoder: Decoder, body: &str) -> Vec<Value> {
-        decoder.decode(&HttpResponse::new(
-            200,
-            vec![],
-            body.as_bytes().to_vec(),
-            "http://x".into(),
-        ))
+        decoder
+            .decode(&HttpResponse::new(
+                200,
+                vec![],
+                body.as_bytes().to_vec(),
+                "http://x".into(),
+            ))
+            .unwrap()
     }
 
     #[test]

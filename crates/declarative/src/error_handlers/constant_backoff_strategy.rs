@@ -71,6 +71,7 @@ mod tests {
         let env = BuildEnv {
             config: json!({"wait": "7"}),
             directory: None,
+            ..Default::default()
         };
         let path = ManifestPath::root();
         for (node, expected) in [

@@ -158,6 +158,7 @@ mod tests {
         let env = BuildEnv {
             config,
             directory: None,
+            ..Default::default()
         };
         let path = ManifestPath::root();
         DefaultErrorHandler::from_node(Node::new(&node, &path, &env).unwrap()).unwrap()

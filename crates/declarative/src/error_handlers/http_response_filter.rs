@@ -233,6 +233,7 @@ mod tests {
         let env = BuildEnv {
             config: json!({"name": "x"}),
             directory: None,
+            ..Default::default()
         };
         let path = ManifestPath::root();
         HttpResponseFilter::from_node(Node::new(&node, &path, &env).unwrap()).unwrap()

@@ -96,6 +96,7 @@ mod tests {
         let env = BuildEnv {
             config: json!({"cap": 100}),
             directory: None,
+            ..Default::default()
         };
         let path = ManifestPath::root();
         WaitTimeFromHeader::from_node(Node::new(&node, &path, &env).unwrap()).unwrap()

@@ -49,6 +49,17 @@ impl DpathExtractor {
         })
     }
 
+    /// An extractor of the whole body (`field_path: []`) with `decoder`: an async job's
+    /// download extractor when the manifest names none.
+    pub fn whole_body(decoder: Decoder, config: Value) -> Self {
+        Self {
+            field_path: Vec::new(),
+            decoder,
+            config,
+            path: ManifestPath::root().key("download_extractor"),
+        }
+    }
+
     /// The extractor with another decoder (the retriever's, when it names one).
     pub fn with_decoder(mut self, decoder: Decoder) -> Self {
         self.decoder = decoder;
@@ -77,7 +88,7 @@ impl DpathExtractor {
             ),
         };
         let mut out = Vec::new();
-        for body in self.decoder.decode(response) {
+        for body in self.decoder.decode(response)? {
             let extracted = if glob.is_empty() {
                 body
             } else if star {
@@ -134,6 +145,7 @@ mod tests {
         let env = BuildEnv {
             config: json!({"key": "data"}),
             directory: None,
+            ..Default::default()
         };
         let path = ManifestPath::root();
         let e = DpathExtractor::from_node(Node::new(&node, &path, &env).unwrap()).unwrap();

@@ -95,6 +95,13 @@ impl RecordSelector {
         })
     }
 
+    /// The selector with its extractor reading bodies with `decoder` (the retriever's: the
+    /// CDK's factory gives the extractor the retriever's decoder, `JsonDecoder` by default).
+    pub fn with_decoder(mut self, decoder: crate::decoders::Decoder) -> Self {
+        self.extractor = self.extractor.with_decoder(decoder);
+        self
+    }
+
     /// Marks the stream as client-side incremental (`incremental_sync.is_client_side_incremental`),
     /// which makes `transform_before_filtering` default to true, as the CDK's factory does.
     pub fn with_client_side_incremental(mut self, client_side: bool) -> Self {
@@ -121,6 +128,32 @@ impl RecordSelector {
             return Ok(SelectedPage::default());
         }
         let extracted = self.extractor.extract(response)?;
+        self.filter_and_transform(extracted, context, schema)
+    }
+
+    /// A selector that only extracts (no filter, transformation or normalization): an async
+    /// job's download retriever, whose records the `AsyncRetriever`'s own selector then
+    /// filters and transforms.
+    pub fn extract_only(extractor: DpathExtractor, path: ManifestPath) -> Self {
+        Self {
+            extractor,
+            filter: None,
+            transformations: Vec::new(),
+            transform_before_filtering: None,
+            client_side_incremental: false,
+            normalizer: None,
+            path,
+        }
+    }
+
+    /// Filters, transforms and normalizes records extracted elsewhere (the CDK's
+    /// `filter_and_transform`, which an `AsyncRetriever` runs on downloaded records).
+    pub fn filter_and_transform(
+        &self,
+        extracted: Vec<Value>,
+        context: &Context,
+        schema: &Value,
+    ) -> Result<SelectedPage> {
         let count = extracted.len();
         // The CDK's retriever gives the selector no page token: the filter sees
         // `next_page_token` as None and the transformations do not see it at all.
@@ -186,6 +219,7 @@ mod tests {
         let env = BuildEnv {
             config: json!({}),
             directory: None,
+            ..Default::default()
         };
         let path = ManifestPath::root();
         let tpath = ManifestPath::root().key("transformations");

@@ -11,6 +11,7 @@ fn cursor(manifest: Value, config: Value) -> DatetimeBasedCursor {
     let env = BuildEnv {
         config,
         directory: None,
+        ..Default::default()
     };
     let path = ManifestPath::root().key("incremental_sync");
     let node = Node::new(&manifest, &path, &env).unwrap();
@@ -331,6 +332,7 @@ fn step_and_granularity_go_together() {
     let env = BuildEnv {
         config: json!({}),
         directory: None,
+        ..Default::default()
     };
     let path = ManifestPath::root();
     let node = Node::new(&manifest, &path, &env).unwrap();

@@ -143,6 +143,7 @@ mod tests {
         let env = BuildEnv {
             config: config.clone(),
             directory: None,
+            ..Default::default()
         };
         let path = ManifestPath::root();
         let node = Node::new(&parent, &path, &env).unwrap();

@@ -1,4 +1,5 @@
-//! Incremental sync: `DatetimeBasedCursor` (windows of time, state in the CDK's shape).
+//! Incremental sync: `DatetimeBasedCursor` (windows of time, state in the CDK's shape) and
+//! `IncrementingCountCursor` (an integer cursor).
 //!
 //! A cursor component is immutable; each read starts a [`CursorRun`] from the stream's state,
 //! which yields the windows to read, sees every record, and gives the state to emit.
@@ -11,6 +12,7 @@ use crate::requesters::RequestOptions;
 
 pub mod datetime_based_cursor;
 pub mod datetime_parser;
+pub mod incrementing_count_cursor;
 pub mod min_max_datetime;
 mod per_partition_cursor;
 
@@ -65,6 +67,9 @@ pub trait CursorRun: Send + std::fmt::Debug {
 pub fn from_node(node: Node<'_>) -> Result<Box<dyn IncrementalCursor>> {
     match node.type_name() {
         "DatetimeBasedCursor" => datetime_based_cursor::from_node(node),
+        "IncrementingCountCursor" => Ok(Box::new(
+            incrementing_count_cursor::IncrementingCountCursor::from_node(node)?,
+        )),
         _ => Err(node.unsupported()),
     }
 }

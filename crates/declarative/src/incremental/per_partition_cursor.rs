@@ -26,11 +26,11 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 
 use super::{CursorRun, IncrementalCursor};
-use crate::engine_error::Result;
+use crate::engine_error::{EngineError, Result};
 use crate::http::HttpClient;
 use crate::partition_routers::PartitionRouter;
 use crate::requesters::RequestOptions;
-use crate::retrievers::SimpleRetriever;
+use crate::retrievers::Retriever;
 use crate::slice::Slice;
 
 /// Partitions kept before the oldest are dropped (`DEFAULT_MAX_PARTITIONS_NUMBER`).
@@ -46,7 +46,7 @@ const STATE_THROTTLE: Duration = Duration::from_secs(600);
 /// stop; `on_state` gets the states to emit (the last one is the stream's final state).
 #[allow(clippy::too_many_arguments)]
 pub fn read_per_partition(
-    retriever: &SimpleRetriever,
+    retriever: &Retriever,
     schema: &Value,
     router: &dyn PartitionRouter,
     cursor: &dyn IncrementalCursor,
@@ -58,7 +58,8 @@ pub fn read_per_partition(
     let use_global = router.is_grouping() || cursor.global_substream_cursor();
     let mut tracker = PerPartitionCursor::new(cursor, use_global, state)?;
     let mut stopped = false;
-    router.for_each_partition(client, state, &mut |partition| {
+    let mut failure: Option<EngineError> = None;
+    let routed = router.for_each_partition(client, state, &mut |partition| {
         // The router's parent state right after it made this partition.
         let parent_state = router.parent_state();
         let Some((key, windows)) = tracker.open_partition(&partition, parent_state)? else {
@@ -80,7 +81,7 @@ pub fn read_per_partition(
             let mut options = partition_options.clone();
             overlay(&mut options, tracker.run(&key).request_options(&window)?);
             let slicer_options = |_: &Slice| Ok(options.clone());
-            retriever.read_slice(
+            let read = retriever.read_slice(
                 client,
                 &slice,
                 schema,
@@ -94,7 +95,17 @@ pub fn read_per_partition(
                     stopped = !go_on;
                     Ok(go_on)
                 },
-            )?;
+            );
+            match read {
+                Err(EngineError::Output(e)) => return Err(EngineError::Output(e)),
+                // A failed partition fails the stream and stays open (its state does not
+                // move); the other partitions are still read, as in the CDK's concurrent reader.
+                Err(e) => {
+                    failure.get_or_insert(e);
+                    return Ok(true);
+                }
+                Ok(()) => {}
+            }
             if stopped {
                 return Ok(false);
             }
@@ -103,7 +114,18 @@ pub fn read_per_partition(
             }
         }
         Ok(true)
-    })?;
+    });
+    if let Err(e) = routed {
+        if let EngineError::Output(e) = e {
+            return Err(EngineError::Output(e));
+        }
+        failure.get_or_insert(e);
+    }
+    if let Some(e) = failure {
+        // `ensure_at_least_one_state_emitted` with partitions still open: the state as it is.
+        on_state(tracker.state())?;
+        return Err(e);
+    }
     if stopped {
         return Ok(());
     }

@@ -181,10 +181,15 @@ pub fn propagate_types_and_parameters(
         return Ok(propagated);
     };
 
+    // Fields that take their value from a parameter. In Python they hold the parameter's own
+    // list object, so the in-place propagation into a list's items below also shows in the
+    // component's `$parameters` (the CDK prints that in a schema it mistakes for a component).
+    let mut from_parameters = std::collections::HashSet::new();
     for (key, value) in &current {
         let keep_own = propagated.get(key).is_some_and(is_truthy);
         if !keep_own {
             propagated.insert(key.clone(), value.clone());
+            from_parameters.insert(key.clone());
         }
     }
 
@@ -207,7 +212,7 @@ pub fn propagate_types_and_parameters(
                 restore(&mut current, key, excluded);
             }
             Value::Array(items) => {
-                let excluded = current.shift_remove(&key);
+                let mut excluded = current.shift_remove(&key);
                 for (i, item) in items.iter_mut().enumerate() {
                     if let Value::Object(child) = item {
                         *child = propagate_types_and_parameters(
@@ -218,6 +223,9 @@ pub fn propagate_types_and_parameters(
                             &at.key(&key).index(i),
                         )?;
                     }
+                }
+                if excluded.is_some() && from_parameters.contains(&key) {
+                    excluded = Some(Value::Array(items.clone()));
                 }
                 restore(&mut current, key, excluded);
             }
@@ -381,6 +389,26 @@ mod tests {
         );
         assert_eq!(v["definitions"]["req"]["p"], 1);
         assert_eq!(v["definitions"]["plain"], json!({"a": 1}));
+    }
+
+    #[test]
+    fn a_list_taken_from_a_parameter_shows_its_propagated_items_in_the_parameters() {
+        // Python's component field and its `$parameters` entry are one list object, changed in
+        // place (goldcast's `type: array` schema, mistaken for a component, prints it).
+        let v = propagate(
+            "InlineSchemaLoader.schema",
+            json!({"type": "array", "$parameters": {"routers": [{"type": "ListPartitionRouter"}], "path": "/p"}}),
+        );
+        let expected =
+            json!([{"type": "ListPartitionRouter", "path": "/p", "$parameters": {"path": "/p"}}]);
+        assert_eq!(v["routers"], expected);
+        assert_eq!(v["$parameters"]["routers"], expected);
+        // A component's own list is not the parameter's: the parameter stays as written.
+        let v = propagate(
+            "",
+            json!({"type": "SimpleRetriever", "$parameters": {"routers": [{"type": "A"}]}, "routers": [{"type": "B"}]}),
+        );
+        assert_eq!(v["$parameters"]["routers"], json!([{"type": "A"}]));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{Page, PaginationStrategy, first_body, truthy};
+use super::{Page, PaginationStrategy, truthy};
 use crate::engine_error::{EngineError, Result};
 use crate::error::ManifestPath;
 use crate::factory::Node;
@@ -66,7 +66,7 @@ impl PaginationStrategy for CursorPagination {
     fn next_page_token(&self, page: Page<'_>) -> Result<Option<Value>> {
         let mut context = Context::new(&self.config);
         context
-            .set("response", &first_body(page.response))
+            .set("response", page.body)
             .set("headers", &page.response.headers_json())
             .set("last_record", page.last_record.unwrap_or(&Value::Null))
             .set("last_page_size", &Value::from(page.emitted));

@@ -24,6 +24,8 @@ pub use crate::truthiness::truthy;
 pub struct Page<'a> {
     /// The response.
     pub response: &'a HttpResponse,
+    /// Its first decoded body (what templates see as `response`).
+    pub body: &'a Value,
     /// Records the selector extracted from it (before filtering).
     pub extracted: usize,
     /// Records emitted from it.

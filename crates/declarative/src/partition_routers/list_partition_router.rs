@@ -153,6 +153,7 @@ mod tests {
         let env = BuildEnv {
             config,
             directory: None,
+            ..Default::default()
         };
         let path = ManifestPath::root();
         ListPartitionRouter::from_node(Node::new(&node, &path, &env)?)

@@ -13,7 +13,7 @@ mod union_partition_router;
 pub use cartesian_product_stream_slicer::CartesianProductStreamSlicer;
 pub use grouping_partition_router::GroupingPartitionRouter;
 pub use list_partition_router::ListPartitionRouter;
-pub use parent_stream_config::ParentStreamConfig;
+pub use parent_stream_config::{CHILD_RESPONSE, ParentStreamConfig};
 pub use substream_partition_router::SubstreamPartitionRouter;
 pub use union_partition_router::UnionPartitionRouter;
 

@@ -18,6 +18,9 @@ use crate::slice::Slice;
 /// The marker a full-refresh stream checkpoints (`NO_CURSOR_STATE_KEY`).
 const NO_CURSOR_STATE_KEY: &str = "__ab_no_cursor_state_message";
 
+/// The extra field holding a lazily read child's first page (the CDK's `child_response`).
+pub const CHILD_RESPONSE: &str = "child_response";
+
 /// A `ParentStreamConfig`.
 #[derive(Debug)]
 pub struct ParentStreamConfig {
@@ -34,6 +37,9 @@ pub struct ParentStreamConfig {
     /// `incremental_dependency`: the parent is read from (and checkpoints into) the child's
     /// state.
     pub incremental_dependency: bool,
+    /// `lazy_read_pointer`, evaluated: where in a parent record the child's first page is
+    /// (the CDK's `LazySimpleRetriever` reads it from there instead of requesting it).
+    pub lazy_read_pointer: Vec<String>,
     path: ManifestPath,
 }
 
@@ -79,16 +85,22 @@ impl ParentStreamConfig {
                 })
                 .collect::<Result<Vec<_>>>()?,
         };
-        if node
+        let lazy_read_pointer = node
             .opt_str_list("lazy_read_pointer")?
-            .is_some_and(|pointer| !pointer.is_empty())
-        {
-            // The CDK reads such a child's first page out of the parent record
-            // (`LazySimpleRetriever`), which the native retriever does not do.
-            return Err(EngineError::UnsupportedComponent {
-                at: node.child_path("lazy_read_pointer"),
-                type_name: "ParentStreamConfig with lazy_read_pointer (LazySimpleRetriever)".into(),
-            });
+            .unwrap_or_default()
+            .into_iter()
+            .map(|part| {
+                eval(
+                    "lazy_read_pointer",
+                    InterpolatedString::new(part, node.parameters()),
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if lazy_read_pointer.iter().any(|p| p.contains('*')) {
+            return Err(node.error(
+                "lazy_read_pointer",
+                "the '*' wildcard in 'lazy_read_pointer' is not supported: only direct paths are allowed",
+            ));
         }
         let option_path = node.child_path("request_option");
         let request_option = match node.child("request_option", &option_path)? {
@@ -107,6 +119,7 @@ impl ParentStreamConfig {
             extra_fields,
             request_option,
             incremental_dependency: node.opt_bool("incremental_dependency")?.unwrap_or(false),
+            lazy_read_pointer,
             path: node.path.clone(),
         })
     }
@@ -154,11 +167,14 @@ impl ParentStreamConfig {
     /// Reads the parent stream from `parent_state` and hands a partition to `f` for each of
     /// its records with a parent value (`{partition_field: value, "parent_slice": <the
     /// record's partition>}`, extra fields beside); `on_parent_state` sees each state the parent
-    /// checkpoints. Returns `false` when `f` stopped the read.
+    /// checkpoints. Returns `false` when `f` stopped the read. With `lazy` (the child has no
+    /// state yet) and a `lazy_read_pointer`, the extra field `child_response` holds what the
+    /// pointer finds in the parent record (`[]` when nothing), the child's first page.
     pub fn read_partitions(
         &self,
         client: &HttpClient,
         parent_state: Option<&Value>,
+        lazy: bool,
         f: &mut dyn FnMut(Slice) -> Result<bool>,
         on_parent_state: &mut dyn FnMut(Value),
     ) -> Result<bool> {
@@ -167,9 +183,17 @@ impl ParentStreamConfig {
             client,
             parent_state,
             &mut |record, parent_slice| {
-                let Some(slice) = self.partition_of(&record, parent_slice)? else {
+                let Some(mut slice) = self.partition_of(&record, parent_slice)? else {
                     return Ok(true);
                 };
+                if lazy && !self.lazy_read_pointer.is_empty() {
+                    let page = dpath_lookup(&record, &self.lazy_read_pointer, &self.path)
+                        .ok()
+                        .flatten()
+                        .cloned()
+                        .unwrap_or_else(|| Value::Array(Vec::new()));
+                    slice.extra_fields.insert(CHILD_RESPONSE.into(), page);
+                }
                 let go_on = f(slice)?;
                 stopped = !go_on;
                 Ok(go_on)

@@ -61,15 +61,19 @@ impl PartitionRouter for SubstreamPartitionRouter {
         f: &mut dyn FnMut(Slice) -> Result<bool>,
     ) -> Result<()> {
         lock(&self.parent_states).clear();
+        // A child without state reads its first pages out of the parents' records
+        // (`lazy_read_pointer`), as the CDK's factory picks `LazySimpleRetriever` then.
+        let lazy = !stream_state.is_some_and(super::truthy);
         for parent in &self.parents {
             let incoming = parent.incoming_state(stream_state);
             let name = parent.stream.name.clone();
             let tracked = parent.incremental_dependency;
-            let completed = parent.read_partitions(client, incoming.as_ref(), f, &mut |state| {
-                if tracked {
-                    lock(&self.parent_states).insert(name.clone(), state);
-                }
-            })?;
+            let completed =
+                parent.read_partitions(client, incoming.as_ref(), lazy, f, &mut |state| {
+                    if tracked {
+                        lock(&self.parent_states).insert(name.clone(), state);
+                    }
+                })?;
             if !completed {
                 break;
             }

@@ -133,13 +133,37 @@ impl HttpRequester {
         extra: RequestOptions,
         path_override: Option<&str>,
     ) -> Result<HttpResponse> {
+        self.exchange(client, context, extra, path_override)
+            .map(|(_, response)| response)
+    }
+
+    /// [`HttpRequester::send`], with the request as it was sent (an async job's templates read
+    /// the creation request's headers: `creation_response.request.headers`).
+    pub fn exchange(
+        &self,
+        client: &HttpClient,
+        context: &Context,
+        extra: RequestOptions,
+        path_override: Option<&str>,
+    ) -> Result<(HttpRequest, HttpResponse)> {
         let mut options = self.options.eval(context)?;
         let auth_options = self.authenticator.request_options(client)?;
         options.combine(auth_options)?;
         options.combine(extra)?;
         let url = self.full_url(context, path_override)?;
         let request = self.build(url, options)?;
-        self.send_with_retries(client, request)
+        let response = self.send_with_retries(client, &request)?;
+        Ok((request, response))
+    }
+
+    /// The name of the stream it requests for.
+    pub fn stream_name(&self) -> &str {
+        &self.name
+    }
+
+    /// Where the requester is in the manifest.
+    pub fn manifest_path(&self) -> &ManifestPath {
+        &self.path
     }
 
     fn build(&self, url: String, options: RequestOptions) -> Result<HttpRequest> {
@@ -186,11 +210,15 @@ impl HttpRequester {
 
     /// Sends `request` until the error handler accepts the response, as the CDK's
     /// `HttpClient._send_with_retry` does (the retry budget is [`error_handlers::Retrier`]'s).
-    fn send_with_retries(&self, client: &HttpClient, request: HttpRequest) -> Result<HttpResponse> {
+    fn send_with_retries(
+        &self,
+        client: &HttpClient,
+        request: &HttpRequest,
+    ) -> Result<HttpResponse> {
         let mut retrier = error_handlers::Retrier::new(self.error_handler.as_ref());
         loop {
             retrier.start_attempt();
-            let outcome = client.send(&request);
+            let outcome = client.send(request);
             let resolution = self.error_handler.interpret(outcome.as_ref())?;
             match resolution.action {
                 ResponseAction::Success => return outcome,
@@ -204,14 +232,22 @@ impl HttpRequester {
                     return outcome;
                 }
                 ResponseAction::Fail => {
-                    return Err(error_handlers::fail_error(
-                        &request,
+                    let error = error_handlers::fail_error(
+                        request,
                         outcome,
                         &resolution,
                         client.secrets(),
                         &self.name,
                         &self.path,
-                    ));
+                    );
+                    return Err(
+                        if resolution.failure_type == Some(error_handlers::FailureType::ConfigError)
+                        {
+                            EngineError::ConfigError(Box::new(error))
+                        } else {
+                            error
+                        },
+                    );
                 }
                 ResponseAction::Retry | ResponseAction::RateLimited => {
                     let decision = retrier.decide(
@@ -222,7 +258,7 @@ impl HttpRequester {
                     match decision {
                         error_handlers::RetryDecision::GiveUp => {
                             return Err(error_handlers::exhausted_error(
-                                &request,
+                                request,
                                 outcome,
                                 &resolution,
                                 retrier.attempts(),

@@ -3,11 +3,13 @@
 
 use serde_json::Value;
 
+use crate::decoders::Decoder;
 use crate::engine_error::{EngineError, Result};
 use crate::extractors::RecordSelector;
 use crate::factory::Node;
-use crate::http::HttpClient;
+use crate::http::{HttpClient, HttpResponse};
 use crate::paginators::{self, Page, Paginator};
+use crate::partition_routers::CHILD_RESPONSE;
 use crate::requesters::{HttpRequester, RequestOptions};
 use crate::slice::{Slice, request_context};
 
@@ -23,6 +25,11 @@ pub struct SimpleRetriever {
     paginator: Box<dyn Paginator>,
     ignore_slicer_on_paginated: bool,
     config: Value,
+    /// The retriever's decoder (what its paginator reads responses with).
+    decoder: Decoder,
+    /// The slice's extra fields are also top-level template variables (an async job's
+    /// download requests: `{{ download_target }}`).
+    extra_fields_in_context: bool,
 }
 
 /// What the stream slicer adds to each request of a slice.
@@ -61,9 +68,12 @@ impl SimpleRetriever {
             .get("incremental_sync")
             .and_then(|c| c.get("is_client_side_incremental"))
             .is_some_and(|v| v.as_bool() == Some(true));
+        let decoder_path = node.child_path("decoder");
+        let decoder = Decoder::from_node(node.child("decoder", &decoder_path)?)?;
         let selector =
             RecordSelector::from_node(selector_node, transformations, &transformations_path)?
-                .with_client_side_incremental(client_side);
+                .with_client_side_incremental(client_side)
+                .with_decoder(decoder.clone());
         let paginator_path = node.child_path("paginator");
         let paginator = paginators::from_node(node.child("paginator", &paginator_path)?)?;
         Ok(Self {
@@ -74,7 +84,30 @@ impl SimpleRetriever {
                 .opt_bool("ignore_stream_slicer_parameters_on_paginated_requests")?
                 .unwrap_or(false),
             config: node.config().clone(),
+            decoder,
+            extra_fields_in_context: false,
         })
+    }
+
+    /// An `AsyncRetriever`'s download retriever: `requester` read page by page with
+    /// `paginator`, records selected by `selector`, the slice's extra fields (the download
+    /// target, the job's responses) in the templates' context.
+    pub fn for_download(
+        requester: HttpRequester,
+        selector: RecordSelector,
+        paginator: Box<dyn Paginator>,
+        decoder: Decoder,
+        config: Value,
+    ) -> Self {
+        Self {
+            requester,
+            selector,
+            paginator,
+            ignore_slicer_on_paginated: false,
+            config,
+            decoder,
+            extra_fields_in_context: true,
+        }
     }
 
     /// Reads every page of `slice`, handing each record to `on_record`, which returns `false`
@@ -89,20 +122,45 @@ impl SimpleRetriever {
         stop_after: Option<&dyn Fn(&Value) -> bool>,
         on_record: &mut dyn FnMut(Value) -> Result<bool>,
     ) -> Result<()> {
-        let mut token: Option<Value> = self.paginator.initial_token();
+        let mut first = true;
+        let mut token: Option<Value> = match slice.extra_fields.get(CHILD_RESPONSE) {
+            Some(_) => None,
+            None => self.paginator.initial_token(),
+        };
         for _ in 0..MAX_PAGES_PER_SLICE {
             let wrapped = token
                 .as_ref()
                 .map(|t| serde_json::json!({ "next_page_token": t }));
-            let context = request_context(&self.config, Some(slice), wrapped.as_ref());
+            let mut context = request_context(&self.config, Some(slice), wrapped.as_ref());
+            if self.extra_fields_in_context {
+                for (k, v) in &slice.extra_fields {
+                    if !context.contains(k) {
+                        context.set(k, v);
+                    }
+                }
+            }
             let mut extra = self.paginator.request_options(token.as_ref())?;
             if token.is_none() || !self.ignore_slicer_on_paginated {
                 extra.combine(slicer_options(slice)?)?;
             }
             let path = self.paginator.path(token.as_ref());
-            let response = self
-                .requester
-                .send(client, &context, extra, path.as_deref())?;
+            let lazy_page = match (first, slice.extra_fields.get(CHILD_RESPONSE)) {
+                (true, Some(page)) => Some(page),
+                _ => None,
+            };
+            first = false;
+            let response = match lazy_page {
+                // `LazySimpleRetriever`: the first page is in the parent record.
+                Some(page) => HttpResponse::new(
+                    200,
+                    vec![("content-type".into(), "application/json".into())],
+                    serde_json::to_vec(page).map_err(|e| EngineError::Input(e.to_string()))?,
+                    format!("parent record of stream {}", self.requester.stream_name()),
+                ),
+                None => self
+                    .requester
+                    .send(client, &context, extra, path.as_deref())?,
+            };
             let page = self.selector.select(&response, &context, schema)?;
             let emitted = page.records.len();
             let last_record = page.records.last().cloned();
@@ -121,8 +179,19 @@ impl SimpleRetriever {
             {
                 return Ok(());
             }
+            // What pagination templates see as `response`: the first body the retriever's
+            // decoder yields (the CDK's paginators decode with it).
+            let body = match &self.decoder {
+                Decoder::Json => paginators::first_body(&response),
+                other => other
+                    .decode(&response)?
+                    .into_iter()
+                    .next()
+                    .unwrap_or_else(|| Value::Object(Default::default())),
+            };
             let next = self.paginator.next_page_token(Page {
                 response: &response,
+                body: &body,
                 extracted: page.extracted,
                 emitted,
                 last_record: last_record.as_ref(),

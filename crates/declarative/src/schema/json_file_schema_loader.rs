@@ -169,6 +169,7 @@ mod tests {
         BuildEnv {
             config: json!({"which": "users"}),
             directory: Some(dir.to_path_buf()),
+            ..Default::default()
         }
     }
 

@@ -137,6 +137,7 @@ mod tests {
         let env = BuildEnv {
             config: json!({"shop": "s1"}),
             directory: None,
+            ..Default::default()
         };
         let path = ManifestPath::root();
         AddFields::from_node(Node::new(&node, &path, &env).unwrap()).unwrap()

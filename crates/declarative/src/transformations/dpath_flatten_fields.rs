@@ -135,6 +135,7 @@ mod tests {
         let env = BuildEnv {
             config: json!({"pre": "p_"}),
             directory: None,
+            ..Default::default()
         };
         let path = ManifestPath::root();
         let t = DpathFlattenFields::from_node(Node::new(&node, &path, &env).unwrap()).unwrap();

@@ -17,16 +17,18 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{LazyLock, Mutex};
 
+use ::duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
+use ::duckdb::ffi;
+use ::duckdb::types::ToSqlOutput;
+use ::duckdb::vtab::arrow::write_arrow_array_to_vector;
+use ::duckdb::vtab::{
+    BindInfo, InitInfo, TableFunctionInfo, VTab, to_duckdb_logical_type_for_field,
+};
 use arrow::array::{Array, AsArray, StringArray};
 use arrow::datatypes::{DataType, Field};
 use arrow::record_batch::RecordBatch;
-use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
-use duckdb::ffi;
-use duckdb::types::ToSqlOutput;
-use duckdb::vtab::arrow::write_arrow_array_to_vector;
-use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab, to_duckdb_logical_type_for_field};
 
-use crate::cache::lock;
+use crate::worker::lock;
 
 /// The name the table function is registered under, taking a registration's token:
 /// `SELECT … FROM abrs_batch_scan(?)`.

@@ -10,8 +10,8 @@
 
 use std::collections::HashSet;
 
+use ::duckdb::Connection;
 use arrow::array::{Array, StringArray};
-use duckdb::Connection;
 
 /// Fewer values than this say too little about a column.
 const MIN_SAMPLE: usize = 1024;

@@ -17,17 +17,18 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, sync_channel};
 use std::thread::JoinHandle;
 
+use ::duckdb::InterruptHandle;
 use arrow::array::{Array, ArrayRef, AsArray, StringArray};
 use arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
 use arrow::record_batch::RecordBatch;
-use duckdb::InterruptHandle;
 use serde_json::Value;
 
-use crate::cache::{DuckDbCache, STREAMS_TABLE};
+use super::cache::DuckDbCache;
 use crate::error::{CacheError, DuckdbContext, Result};
 use crate::loader::{EXTRACTED_AT_COLUMN, INTERNAL_COLUMNS, META_COLUMN, RAW_ID_COLUMN};
 use crate::names::{ColumnNamer, normalize, quote_ident};
 use crate::record_json::{Cells, ColumnStyle, TextKind, normalize_array, write_json_string};
+use crate::state::STREAMS_TABLE;
 use crate::types::SqlType;
 
 /// Output is handed to the writer in pieces of about this size.
