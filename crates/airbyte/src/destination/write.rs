@@ -294,7 +294,11 @@ impl Destination {
             },
         };
         let state_cache = match &options.state_cache {
-            CacheChoice::Default => cache.clone().or_else(|| Some(default_cache())),
+            // Straight through, the state cache only stores echoes: one DuckDB thread is
+            // plenty, and each further one costs memory (docs/PERFORMANCE.md).
+            CacheChoice::Default => cache
+                .clone()
+                .or_else(|| Some(default_cache().with_threads(1))),
             CacheChoice::None => None,
             CacheChoice::Given(c) => Some(c.clone()),
         };

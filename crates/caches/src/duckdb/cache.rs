@@ -45,7 +45,11 @@ impl Instance {
 static INSTANCES: LazyLock<Mutex<HashMap<PathBuf, Weak<Instance>>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
-fn open_instance(path: &Path, memory_limit: Option<&str>) -> Result<Arc<Instance>> {
+fn open_instance(
+    path: &Path,
+    memory_limit: Option<&str>,
+    threads: Option<usize>,
+) -> Result<Arc<Instance>> {
     let in_memory = path.as_os_str() == ":memory:";
     let key = if in_memory {
         None
@@ -90,6 +94,9 @@ fn open_instance(path: &Path, memory_limit: Option<&str>) -> Result<Arc<Instance
     // a limit DuckDB takes up to 80% of RAM, mostly for row groups a load has not flushed yet.
     let limit = memory_limit.unwrap_or(DEFAULT_MEMORY_LIMIT);
     config = config.max_memory(limit).ctx(describe)?;
+    if let Some(n) = threads {
+        config = config.threads(n.max(1) as i64).ctx(describe)?;
+    }
     let new_file = key.as_ref().is_some_and(|k| !k.exists());
     if new_file {
         // PyAirbyte 0.71 pins duckdb 1.4.3, which cannot read newer storage versions.
@@ -147,6 +154,7 @@ pub struct DuckDbCache {
     schema_name: String,
     table_prefix: String,
     memory_limit: Option<String>,
+    threads: Option<usize>,
     open: Mutex<Option<Open>>,
 }
 
@@ -167,6 +175,7 @@ impl Clone for DuckDbCache {
             .with_schema_name(&self.schema_name)
             .with_table_prefix(&self.table_prefix);
         clone.memory_limit = self.memory_limit.clone();
+        clone.threads = self.threads;
         clone
     }
 }
@@ -212,6 +221,7 @@ impl DuckDbCache {
             schema_name: "main".into(),
             table_prefix: String::new(),
             memory_limit: None,
+            threads: None,
             open: Mutex::new(None),
         }
     }
@@ -235,6 +245,17 @@ impl DuckDbCache {
     /// setting belongs to the database instance, which cache objects on one file share).
     pub fn with_memory_limit(mut self, limit: impl Into<String>) -> Self {
         self.memory_limit = Some(limit.into());
+        self
+    }
+
+    /// DuckDB's worker threads (its `threads`; default: one per core), for a cache object used
+    /// only for small statements, such as the state cache of a write that streams straight
+    /// through: each thread DuckDB starts costs memory the statements never use.
+    ///
+    /// Applies when this cache object is the first in the process to open the file, as
+    /// [`DuckDbCache::with_memory_limit`]; `SET threads` changes it later.
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = Some(threads);
         self
     }
 
@@ -278,7 +299,7 @@ impl DuckDbCache {
         if let Some(open) = guard.as_ref() {
             return f(&open.conn, &open.instance);
         }
-        let instance = open_instance(&self.db_path, self.memory_limit.as_deref())?;
+        let instance = open_instance(&self.db_path, self.memory_limit.as_deref(), self.threads)?;
         let conn = instance.connect()?;
         self.init_schema(&conn, &instance)?;
         let open = guard.insert(Open { instance, conn });

@@ -90,6 +90,18 @@ pub struct Args {
     json: bool,
 }
 
+/// Straight through, records pass from pipe to pipe in a few reused buffers: glibc's default
+/// of one malloc arena per thread (up to 8 per core) only spreads the process's few allocations
+/// over more memory. Two arenas keep a straight-through sync ~1 MB smaller
+/// (docs/PERFORMANCE.md); reads into a cache keep the default, which DuckDB's loading threads
+/// use.
+fn lean_malloc() {
+    // SAFETY: called before this command starts any thread; mallopt only sets a tunable.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
 fn cache_choice(text: &str) -> Result<ab::CacheChoice> {
     Ok(match text.trim() {
         "" | "default" => ab::CacheChoice::Default,
@@ -114,6 +126,9 @@ fn cache_choice(text: &str) -> Result<ab::CacheChoice> {
 
 /// Runs `abrs sync`.
 pub fn run(args: Args) -> Result<()> {
+    if matches!(args.cache.trim(), "none" | "false") {
+        lean_malloc();
+    }
     let strategy = parse_write_strategy(&args.write_strategy)?;
     let use_python = args.use_python.as_deref().map(ab::UsePython::parse);
     let load = |c: &Option<String>| -> Result<serde_json::Value> {

@@ -15,8 +15,9 @@ pub mod datetime_parser;
 pub mod incrementing_count_cursor;
 pub mod min_max_datetime;
 mod per_partition_cursor;
+mod per_partition_read;
 
-pub use per_partition_cursor::read_per_partition;
+pub use per_partition_read::read_per_partition;
 
 /// An incremental cursor component.
 pub trait IncrementalCursor: Send + Sync + std::fmt::Debug {

@@ -26,11 +26,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 
 use super::{CursorRun, IncrementalCursor};
-use crate::engine_error::{EngineError, Result};
-use crate::http::HttpClient;
-use crate::partition_routers::PartitionRouter;
-use crate::requesters::RequestOptions;
-use crate::retrievers::Retriever;
+use crate::engine_error::Result;
 use crate::slice::Slice;
 
 /// Partitions kept before the oldest are dropped (`DEFAULT_MAX_PARTITIONS_NUMBER`).
@@ -40,112 +36,9 @@ const SWITCH_TO_GLOBAL_LIMIT: usize = 10_000;
 /// Seconds between two intermediate state messages (`_throttle_state_message`).
 const STATE_THROTTLE: Duration = Duration::from_secs(600);
 
-/// Reads a stream with both a partition router and a cursor: a cursor per partition, state in
-/// the CDK's per-partition shape (`states`, `state`, `parent_state`, `lookback_window`,
-/// `use_global_cursor`). `on_record` gets every record with its slice and returns `false` to
-/// stop; `on_state` gets the states to emit (the last one is the stream's final state).
-#[allow(clippy::too_many_arguments)]
-pub fn read_per_partition(
-    retriever: &Retriever,
-    schema: &Value,
-    router: &dyn PartitionRouter,
-    cursor: &dyn IncrementalCursor,
-    client: &HttpClient,
-    state: Option<&Value>,
-    on_record: &mut dyn FnMut(Value, &Slice) -> Result<bool>,
-    on_state: &mut dyn FnMut(Value) -> Result<()>,
-) -> Result<()> {
-    let use_global = router.is_grouping() || cursor.global_substream_cursor();
-    let mut tracker = PerPartitionCursor::new(cursor, use_global, state)?;
-    let mut stopped = false;
-    let mut failure: Option<EngineError> = None;
-    let routed = router.for_each_partition(client, state, &mut |partition| {
-        // The router's parent state right after it made this partition.
-        let parent_state = router.parent_state();
-        let Some((key, windows)) = tracker.open_partition(&partition, parent_state)? else {
-            return Ok(true);
-        };
-        // What the router adds is computed from the partition alone, what the cursor adds
-        // from the window alone; the cursor's options win (`PerPartitionRequestOptionsProvider`).
-        let partition_only = Slice {
-            partition: partition.partition.clone(),
-            ..Slice::default()
-        };
-        let partition_options = router.request_options(&partition_only)?;
-        for window in windows {
-            let slice = Slice {
-                partition: partition.partition.clone(),
-                cursor_slice: window.clone(),
-                extra_fields: partition.extra_fields.clone(),
-            };
-            let mut options = partition_options.clone();
-            overlay(&mut options, tracker.run(&key).request_options(&window)?);
-            let slicer_options = |_: &Slice| Ok(options.clone());
-            let read = retriever.read_slice(
-                client,
-                &slice,
-                schema,
-                &slicer_options,
-                None,
-                &mut |record| {
-                    if !tracker.observe(&key, &window, &record)? {
-                        return Ok(true);
-                    }
-                    let go_on = on_record(record, &slice)?;
-                    stopped = !go_on;
-                    Ok(go_on)
-                },
-            );
-            match read {
-                Err(EngineError::Output(e)) => return Err(EngineError::Output(e)),
-                // A failed partition fails the stream and stays open (its state does not
-                // move); the other partitions are still read, as in the CDK's concurrent reader.
-                Err(e) => {
-                    failure.get_or_insert(e);
-                    return Ok(true);
-                }
-                Ok(()) => {}
-            }
-            if stopped {
-                return Ok(false);
-            }
-            if let Some(state) = tracker.close_window(&key, &window)? {
-                on_state(state)?;
-            }
-        }
-        Ok(true)
-    });
-    if let Err(e) = routed {
-        if let EngineError::Output(e) = e {
-            return Err(EngineError::Output(e));
-        }
-        failure.get_or_insert(e);
-    }
-    if let Some(e) = failure {
-        // `ensure_at_least_one_state_emitted` with partitions still open: the state as it is.
-        on_state(tracker.state())?;
-        return Err(e);
-    }
-    if stopped {
-        return Ok(());
-    }
-    on_state(tracker.finish(router.parent_state()))
-}
-
-/// The options of `over` replacing those of `base` key by key (Python's `dict | dict`).
-fn overlay(base: &mut RequestOptions, over: RequestOptions) {
-    base.params.extend(over.params);
-    base.headers.extend(over.headers);
-    base.body_data.extend(over.body_data);
-    base.body_json.extend(over.body_json);
-    if over.body_text.is_some() {
-        base.body_text = over.body_text;
-    }
-}
-
 /// A partition's identity (`PerPartitionKeySerializer`): its JSON with sorted keys.
 /// A partition just opened: its key and its cursor windows.
-type OpenedPartition = (String, Vec<Map<String, Value>>);
+pub(super) type OpenedPartition = (String, Vec<Map<String, Value>>);
 
 fn partition_key(partition: &Map<String, Value>) -> String {
     sorted(&Value::Object(partition.clone())).to_string()
@@ -192,7 +85,7 @@ struct Entry {
 
 /// The per-partition state of one read.
 #[derive(Debug)]
-struct PerPartitionCursor<'a> {
+pub(super) struct PerPartitionCursor<'a> {
     cursor: &'a dyn IncrementalCursor,
     /// The partition cursors in the order they were made (incoming states first).
     entries: BTreeMap<u64, Entry>,
@@ -226,7 +119,7 @@ struct PerPartitionCursor<'a> {
 
 impl<'a> PerPartitionCursor<'a> {
     /// The cursor of a read from `state` (`_set_initial_state`).
-    fn new(
+    pub(super) fn new(
         cursor: &'a dyn IncrementalCursor,
         use_global_cursor: bool,
         state: Option<&Value>,
@@ -313,7 +206,7 @@ impl<'a> PerPartitionCursor<'a> {
         self.entries.insert(place, Entry { partition, run });
     }
 
-    fn run(&mut self, key: &str) -> &mut Box<dyn CursorRun> {
+    pub(super) fn run(&mut self, key: &str) -> &mut Box<dyn CursorRun> {
         let place = self.order[key];
         &mut self
             .entries
@@ -336,7 +229,7 @@ impl<'a> PerPartitionCursor<'a> {
 
     /// Makes the windows of a new partition (`_generate_slices_from_partition`); `None` for a
     /// partition still open (a duplicate, skipped).
-    fn open_partition(
+    pub(super) fn open_partition(
         &mut self,
         partition: &Slice,
         parent_state: Option<Value>,
@@ -393,7 +286,12 @@ impl<'a> PerPartitionCursor<'a> {
     }
 
     /// Sees a record of `window` of partition `key`; `false` when it must not be emitted.
-    fn observe(&mut self, key: &str, window: &Map<String, Value>, record: &Value) -> Result<bool> {
+    pub(super) fn observe(
+        &mut self,
+        key: &str,
+        window: &Map<String, Value>,
+        record: &Value,
+    ) -> Result<bool> {
         if !self.run(key).observe(window, record)? {
             return Ok(false);
         }
@@ -407,7 +305,11 @@ impl<'a> PerPartitionCursor<'a> {
 
     /// A window of partition `key` is read (`close_partition`); the state to emit then, if
     /// any (the first time, then at most every ten minutes).
-    fn close_window(&mut self, key: &str, window: &Map<String, Value>) -> Result<Option<Value>> {
+    pub(super) fn close_window(
+        &mut self,
+        key: &str,
+        window: &Map<String, Value>,
+    ) -> Result<Option<Value>> {
         self.run(key).close_window(window)?;
         let left = self.windows_left.get_mut(key).map(|n| {
             *n = n.saturating_sub(1);
@@ -476,7 +378,7 @@ impl<'a> PerPartitionCursor<'a> {
     }
 
     /// The read is complete (`ensure_at_least_one_state_emitted`): the final state.
-    fn finish(&mut self, router_parent_state: Option<Value>) -> Value {
+    pub(super) fn finish(&mut self, router_parent_state: Option<Value>) -> Value {
         if self.synced_some_data {
             self.global_cursor = self.new_global_cursor.clone();
             self.lookback_window = self.started.elapsed().as_nanos().div_ceil(1_000_000_000) as u64;
@@ -486,7 +388,7 @@ impl<'a> PerPartitionCursor<'a> {
     }
 
     /// The state in the CDK's per-partition shape.
-    fn state(&self) -> Value {
+    pub(super) fn state(&self) -> Value {
         let mut state = Map::new();
         state.insert(
             "use_global_cursor".into(),
@@ -529,7 +431,10 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::incremental::per_partition_read::overlay;
+    use crate::partition_routers::PartitionRouter;
     use crate::partition_routers::test_support::FixedRouter;
+    use crate::requesters::RequestOptions;
 
     /// A cursor of two fixed windows whose state is the greatest `updated` seen (or the
     /// incoming one, or `"0"`); `start_with_runtime_lookback` notes the lookback it got.
