@@ -204,7 +204,8 @@ pub enum Error {
     #[error(
         "Secret `{secret}` was not found: looked in {looked_in}. Set the environment variable \
          `{secret}` or add `{secret}=...` to the .env file in the current directory (an empty \
-         value counts as missing)."
+         value counts as missing), or register a secret manager that has it \
+         (`airbyte::secrets::register_secret_manager`)."
     )]
     SecretNotFound {
         /// The secret's name.
@@ -212,6 +213,11 @@ pub enum Error {
         /// The places searched, in order.
         looked_in: String,
     },
+
+    /// A secret manager (Google Secret Manager) failed: credentials, the token exchange or the
+    /// API (`PyAirbyteSecretNotFoundError`'s sibling in PyAirbyte: a Google API error).
+    #[error("{0}")]
+    SecretManager(#[from] crate::secrets::GsmError),
 
     /// Writing to a destination failed (`AirbyteConnectorWriteError`). What the destination
     /// confirmed before the failure stays stored, so the next write resumes from there.

@@ -84,6 +84,7 @@ impl Error {
             Self::ConfigurationMissing { .. } => "AirbyteConnectorConfigurationMissingError",
             Self::NoStreamsSelected { .. } => "PyAirbyteNoStreamsSelectedError",
             Self::SecretNotFound { .. } => "PyAirbyteSecretNotFoundError",
+            Self::SecretManager(_) => "PyAirbyteError",
             Self::WriteFailed { .. } => "AirbyteConnectorWriteError",
             Self::Cache { .. } => "PyAirbyteCacheError",
             _ => "PyAirbyteError",

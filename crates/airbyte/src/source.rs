@@ -332,6 +332,7 @@ impl Default for GetRecordsOptions {
 pub fn get_source(name: &str, config: Option<Value>, options: SourceOptions) -> Result<Source> {
     let plan = choose_executor(name, &options)?;
     let connector_name = connector_name_of(name);
+    tracing::info!("source {connector_name}: {}", plan_summary(&plan));
     let executor = build_executor(&connector_name, &plan, &options)?;
     if options.install_if_missing {
         executor
@@ -348,6 +349,28 @@ pub fn get_source(name: &str, config: Option<Value>, options: SourceOptions) -> 
         source.select_streams(streams)?;
     }
     Ok(source)
+}
+
+/// One line saying how a connector runs, for the global log.
+pub(crate) fn plan_summary(plan: &ExecutorPlan) -> String {
+    match plan {
+        ExecutorPlan::Local { path } => format!("the local executable {}", path.display()),
+        ExecutorPlan::Python { pip_url, .. } => {
+            // A pip URL may carry a token (`git+https://TOKEN@host/…`): never log it.
+            let shown = match (pip_url.find("://"), pip_url.find('@')) {
+                (Some(scheme), Some(at)) if at > scheme => {
+                    format!("{}****{}", &pip_url[..scheme + 3], &pip_url[at..])
+                }
+                _ => pip_url.clone(),
+            };
+            format!("the Python package {shown}")
+        }
+        ExecutorPlan::Declarative { origin, native, .. } => format!(
+            "the manifest {origin}, run {}",
+            if *native { "natively" } else { "by the Python CDK" }
+        ),
+        ExecutorPlan::Docker { image, .. } => format!("the Docker image {image}"),
+    }
 }
 
 /// A source connector (PyAirbyte's `Source`).

@@ -93,3 +93,74 @@ fn connector_info_and_unknown_names() {
         text(&o.stderr)
     );
 }
+
+#[test]
+fn the_global_log_follows_pyairbyte_layout() {
+    let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/source-fixture");
+    for structured in ["0", "1"] {
+        let o = Command::new(env!("CARGO_BIN_EXE_abrs"))
+            .arg("spec")
+            .arg(&fixture)
+            .env("AIRBYTE_LOGGING_ROOT", root.path())
+            .env("AIRBYTE_STRUCTURED_LOGGING", structured)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(o.status.success(), "{}", text(&o.stderr));
+    }
+    let day = chrono_free_today(root.path());
+    let logs: Vec<_> = std::fs::read_dir(&day)
+        .unwrap_or_else(|e| panic!("{}: {e}", day.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    assert_eq!(logs.len(), 2, "{logs:?}");
+    let mut texts: Vec<String> = logs
+        .iter()
+        .map(|p| {
+            let name = p
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            assert!(
+                name.starts_with("airbyte-log-") && name.ends_with(".log"),
+                "{name}"
+            );
+            std::fs::read_to_string(p).unwrap_or_default()
+        })
+        .collect();
+    texts.sort_by_key(|t| t.starts_with('{'));
+    // Plain: `YYYY-MM-DD HH:MM:SS - INFO - source …: the local executable …`.
+    assert!(
+        texts[0].contains(" - INFO - source source-fixture: the local executable"),
+        "{}",
+        texts[0]
+    );
+    // Structured: one JSON object a line, structlog's keys.
+    let line: Value = serde_json::from_str(texts[1].lines().next().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}: {}", texts[1]));
+    assert_eq!(line["level"], "info");
+    assert!(
+        line["event"]
+            .as_str()
+            .is_some_and(|e| e.contains("source-fixture")),
+        "{line}"
+    );
+    assert!(line["timestamp"].is_string());
+}
+
+/// The one dated directory under the log root.
+fn chrono_free_today(root: &std::path::Path) -> std::path::PathBuf {
+    let dirs: Vec<_> = std::fs::read_dir(root)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_dir()
+                && p.file_name()
+                    .is_some_and(|n| n.len() == 10 && n.to_string_lossy().starts_with("20"))
+        })
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs[0].clone()
+}
