@@ -5,8 +5,10 @@
 #   pyairbyte  PyAirbyte 0.71.3 `get_source(source_manifest=…).read()` into DuckDB (the CDK
 #              in-process, as PyAirbyte runs manifest-only connectors)
 #   cdk        airbyte-cdk's own `source-declarative-manifest read` (the differential kit's
-#              venv, ../shared/declarative/CDK_VERSION) writing to /dev/null
-# Rounds alternate, so that a drift of the machine's speed hits all three.
+#              venv, ../shared/declarative/CDK_VERSION) writing its messages to a file (as cheap
+#              as /dev/null; its RECORD lines are counted after the clock)
+# Rounds alternate, so that a drift of the machine's speed hits all three. Every run is checked
+# to have read all N records (abrs's DuckDB table, the CDK's RECORD lines, PyAirbyte's count).
 #
 # Usage: scripts/bench-manifest.sh [N=100000]
 # Env:   ABRS (default $CARGO_TARGET_DIR/release/abrs), PYAB_VENV (~/.cache/airbyte-rs/pyab, made
@@ -55,18 +57,31 @@ run() {
   echo "$label $wall $((kb / 1024))"
 }
 
+# count LABEL: the records the run just made read (each run is checked, after its clock).
+count() {
+  case $1 in
+    abrs) "$ABRS" query --cache "$WORK/cache_abrs/bench.duckdb" "select count(*) as n from items" --format json 2>/dev/null | tr -dc '0-9' ;;
+    cdk) grep -c '"type": *"RECORD"' "$WORK/cdk.records" || true ;;
+    pyairbyte) sed -n 's/^records=//p' "$WORK/pyairbyte.err" | tail -1 ;;
+  esac
+}
+
 results=$WORK/results.txt; : >"$results"
 for _ in $(seq "$ROUNDS"); do
-  run abrs "$ABRS" read source-bench-manifest --manifest "$MANIFEST" --config "$WORK/config.json" \
-    --cache "$WORK/cache_abrs/bench.duckdb" | tee -a "$results"
-  run cdk sh -c "'$CDK_PY' '$KIT/cdk_sdm.py' read --config '$WORK/config.json' --catalog '$WORK/catalog.json' --manifest-path '$MANIFEST' >/dev/null" | tee -a "$results"
-  run pyairbyte "$PYAB_VENV/bin/python" "$ROOT/scripts/bench/pyairbyte_manifest_read.py" "$MANIFEST" "$WORK/config.json" "$WORK/cache_pyairbyte" | tee -a "$results"
+  for label in abrs cdk pyairbyte; do
+    case $label in
+      abrs) line=$(run abrs "$ABRS" read source-bench-manifest --manifest "$MANIFEST" --config "$WORK/config.json" \
+              --cache "$WORK/cache_abrs/bench.duckdb") ;;
+      # The CDK's output goes to a file (not a pipe a reader would slow down), counted afterwards.
+      cdk) line=$(run cdk sh -c "'$CDK_PY' '$KIT/cdk_sdm.py' read --config '$WORK/config.json' --catalog '$WORK/catalog.json' --manifest-path '$MANIFEST' >'$WORK/cdk.records'") ;;
+      pyairbyte) line=$(run pyairbyte "$PYAB_VENV/bin/python" "$ROOT/scripts/bench/pyairbyte_manifest_read.py" "$MANIFEST" "$WORK/config.json" "$WORK/cache_pyairbyte") ;;
+    esac
+    got=$(count "$label")
+    [ "$got" = "$N" ] || { echo "bench-manifest.sh: $label read $got records, not $N" >&2; exit 1; }
+    echo "$line $got" | tee -a "$results"
+  done
 done
-# Every run must have read all N records: abrs's cache, the CDK's RECORD count is checked once.
-got=$("$ABRS" query --cache "$WORK/cache_abrs/bench.duckdb" "select count(*) as n from items" --format json 2>/dev/null | tr -dc '0-9')
-[ "$got" = "$N" ] || { echo "bench-manifest.sh: abrs's cache holds $got records, not $N" >&2; exit 1; }
-cdk_n=$("$CDK_PY" "$KIT/cdk_sdm.py" read --config "$WORK/config.json" --catalog "$WORK/catalog.json" --manifest-path "$MANIFEST" | grep -c '"type": *"RECORD"' || true)
-[ "$cdk_n" = "$N" ] || { echo "bench-manifest.sh: the CDK sent $cdk_n records, not $N" >&2; exit 1; }
+rm -f "$WORK/cdk.records"
 awk -v n="$N" '
   { if (!($1 in best) || $2 < best[$1]) best[$1] = $2; if ($1 == "abrs" && $3 > rss) rss = $3 }
   END {

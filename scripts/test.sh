@@ -15,6 +15,14 @@ if [ ! -x "$DUCKDB_PY/bin/python" ] || ! "$DUCKDB_PY/bin/python" -c "import duck
     || echo "warning: could not install duckdb 1.4.3; the PyAirbyte compatibility tests will skip" >&2
 fi
 [ -x "$DUCKDB_PY/bin/python" ] && export ABRS_TEST_PYTHON_DUCKDB=$DUCKDB_PY/bin/python
+# PyAirbyte 0.71.3 itself (with psycopg2) for the Postgres cache's compatibility test and the
+# bench scripts; made once per machine.
+PYAB=$HOME/.cache/airbyte-rs/pyab
+if [ ! -x "$PYAB/bin/python" ] || ! "$PYAB/bin/python" -c "import airbyte, psycopg2" 2>/dev/null; then
+  rm -rf "$PYAB"
+  python3 -m venv "$PYAB" && "$PYAB/bin/pip" install -q 'airbyte==0.71.3' \
+    || echo "warning: could not install PyAirbyte 0.71.3; the Postgres compatibility test will skip" >&2
+fi
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --release -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --release

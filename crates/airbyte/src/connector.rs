@@ -92,8 +92,25 @@ impl ConnectorCore {
             .map_err(|e| self.wrap(e))
     }
 
+    /// Attaches the config-change callback and the config's secret values, which the
+    /// connector's log masks.
     pub(crate) fn with_callback(&self, invocation: Invocation) -> Invocation {
-        invocation.with_config_change_callback(self.callback())
+        let secrets = invocation
+            .config
+            .as_ref()
+            .map(|hydrated| {
+                let raw = self.get_config().ok();
+                let spec = self.spec.get().map(|s| &s.connection_specification);
+                let mut values =
+                    secrets::secret_values(raw.as_ref().unwrap_or(hydrated), hydrated, spec);
+                // Shorter values would mask ordinary words of the log.
+                values.retain(|v| v.chars().count() >= 4);
+                values
+            })
+            .unwrap_or_default();
+        invocation
+            .with_config_change_callback(self.callback())
+            .with_log_secrets(secrets)
     }
 
     pub(crate) fn wrap(&self, e: abrs_connectors::ConnectorError) -> Error {

@@ -193,24 +193,29 @@ pub fn choose_executor(name: &str, opts: &SourceOptions) -> Result<ExecutorPlan>
                 "a manifest runs as it is; drop `version`",
             ));
         }
-        let (origin, manifest) = manifest.load_for(name, opts.version.as_deref())?;
+        let (origin, mut manifest) = manifest.load_for(name, opts.version.as_deref())?;
+        // A `components.py` beside a manifest file goes with it (as PyAirbyte's
+        // `source_manifest=Path`).
+        if let Some(crate::source::SourceManifest::Path(path)) = &opts.source_manifest
+            && let Some(code) = components_beside(path)?
+        {
+            abrs_declarative::components::attach(&mut manifest, code);
+        }
         let interpreter = match &opts.use_python {
             Some(UsePython::Interpreter(i)) => Some(i.clone()),
             _ => None,
         };
-        // The CDK runs it when asked for (`use_python`) or when it needs Python code
-        // (`Custom*` components, `class_name`); the native engine otherwise.
         let wants_python = matches!(
             opts.use_python,
             Some(UsePython::Yes | UsePython::Interpreter(_))
         );
-        let native = !wants_python && !crate::native_manifest::needs_python(&manifest);
-        return Ok(ExecutorPlan::Declarative {
+        return Ok(declarative_plan(
+            name,
             origin,
             manifest,
             interpreter,
-            native,
-        });
+            wants_python,
+        ));
     }
     if opts.version.is_some() && opts.pip_url.is_some() {
         return Err(Error::input(
@@ -268,17 +273,61 @@ pub fn choose_executor(name: &str, opts: &SourceOptions) -> Result<ExecutorPlan>
             InstallType::Yaml => {
                 let (origin, manifest) =
                     registry::manifests::connector_manifest(name, opts.version.as_deref())?;
-                let native = !crate::native_manifest::needs_python(&manifest);
-                Ok(ExecutorPlan::Declarative {
-                    origin,
-                    manifest,
-                    interpreter: None,
-                    native,
-                })
+                Ok(declarative_plan(name, origin, manifest, None, false))
             }
             _ => docker_plan(name, None, opts),
         },
     }
+}
+
+/// The plan for a manifest: the CDK runs it when asked for (`use_python`) or when it needs
+/// Python code (`Custom*` components, `class_name`), with the `components.py` that came with
+/// it; the native engine otherwise. The fallback is said once, here.
+fn declarative_plan(
+    name: &str,
+    origin: String,
+    manifest: serde_json::Value,
+    interpreter: Option<String>,
+    wants_python: bool,
+) -> ExecutorPlan {
+    let needs_python = crate::native_manifest::needs_python(&manifest);
+    let native = !wants_python && !needs_python;
+    if needs_python && !wants_python {
+        if abrs_declarative::components::attached(&manifest) {
+            tracing::info!(
+                "{name}: the manifest has Python components (Custom* or class_name), so it runs                  with airbyte-cdk {} (the Python fallback) and the components.py that came with                  {origin}",
+                abrs_connectors::DEFAULT_CDK_VERSION
+            );
+        } else {
+            tracing::warn!(
+                "{name}: the manifest has Python components (Custom* or class_name) but no                  components.py came with {origin}; it runs with airbyte-cdk {}, which finds                  only the components it ships (put components.py beside the manifest)",
+                abrs_connectors::DEFAULT_CDK_VERSION
+            );
+        }
+    }
+    ExecutorPlan::Declarative {
+        origin,
+        manifest,
+        interpreter,
+        native,
+    }
+}
+
+/// The `components.py` beside manifest file `path`, if there is one.
+fn components_beside(path: &Path) -> Result<Option<String>> {
+    let beside = path.with_file_name("components.py");
+    if !beside.is_file() {
+        return Ok(None);
+    }
+    std::fs::read_to_string(&beside).map(Some).map_err(|e| {
+        Error::input(
+            format!(
+                "the components file {} cannot be read: {e}",
+                beside.display()
+            ),
+            "make it readable, or move it away if the manifest does not use it",
+        )
+    })
 }
 
 /// Registry metadata, ignoring registry problems (used only to refine a package name).

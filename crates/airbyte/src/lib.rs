@@ -31,6 +31,7 @@ pub mod documents;
 mod error;
 mod error_kind;
 mod executor_choice;
+mod http_error;
 pub mod logs;
 pub mod native_manifest;
 mod read;
@@ -51,7 +52,7 @@ pub use error_kind::{PRINT_FULL_ERROR_LOGS_ENV, parent_kind, print_full_logs};
 pub use executor_choice::{ExecutorPlan, UsePython, choose_executor};
 pub use read::{
     ConnectorStartedCallback, ProgressCallback, ReadOptions, ReadProgress, ReadResult,
-    StreamReadSummary,
+    StreamReadSummary, hydrate_cache,
 };
 pub use registry::{
     ConnectorMetadata, InstallType, RegistryOrigin, get_available_connectors,

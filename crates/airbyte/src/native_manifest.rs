@@ -11,6 +11,9 @@ use abrs_declarative::Manifest;
 use abrs_declarative::protocol_command::{Command, run_command};
 use serde_json::{Value, json};
 
+/// Bytes of protocol output gathered before they go down the pipe to the reader.
+const OUTPUT_BUFFER: usize = 256 * 1024;
+
 /// Runs a manifest with the native engine.
 #[derive(Debug, Clone)]
 pub struct NativeManifestExecutor {
@@ -22,7 +25,9 @@ pub struct NativeManifestExecutor {
 impl NativeManifestExecutor {
     /// A manifest (already parsed) for connector `name`; `directory` is where its schema files
     /// lie (the manifest file's folder).
-    pub fn new(name: &str, manifest: Value, directory: Option<PathBuf>) -> Self {
+    pub fn new(name: &str, mut manifest: Value, directory: Option<PathBuf>) -> Self {
+        // A components.py that came with it is for the Python CDK; the engine needs none.
+        abrs_declarative::components::detach(&mut manifest);
         Self {
             name: name.to_string(),
             manifest: Arc::new(manifest),
@@ -89,7 +94,13 @@ impl Executor for NativeManifestExecutor {
             &self.name,
             invocation,
             Box::new(move |out: &mut dyn Write| {
-                run_command(command, manifest, config, catalog, state, out)
+                // The engine writes a message in many small pieces: one pipe write each would
+                // cost more than the whole read (a syscall per JSON token).
+                let mut out = std::io::BufWriter::with_capacity(OUTPUT_BUFFER, out);
+                let result = run_command(command, manifest, config, catalog, state, &mut out);
+                out.flush()
+                    .map_err(|e| format!("writing the output failed: {e}"))?;
+                result
             }),
         )
     }

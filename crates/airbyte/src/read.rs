@@ -11,13 +11,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use abrs_caches::{
-    Cache, CacheWriter, CachedDataset, LoadOptions, LoadSummary, WriteMethod, WriteStrategy,
+    Cache, CacheWriter, CachedDataset, LoadOptions, LoadSummary, Password, WriteMethod,
+    WriteStrategy,
 };
 use abrs_connectors::{Flow, RunSummary};
-use abrs_protocol::{AirbyteStateMessage, ConfiguredAirbyteCatalog, Decoded, MessageType};
+use abrs_protocol::{
+    AirbyteStateMessage, ConfiguredAirbyteCatalog, Decoded, MessageType, StreamStatus,
+};
+use serde_json::json;
 
 use crate::destination::join_states;
 use crate::error::{Error, Result};
+use crate::logs::StatsTracker;
 use crate::source::{Source, StreamSelection};
 
 /// How often, at most, the progress callback is called while records flow.
@@ -226,13 +231,20 @@ impl From<abrs_caches::CacheError> for PumpError {
 }
 
 /// Per-stream counters kept on the hot path: the last stream is remembered so that a run of
-/// records of one stream costs one string comparison each.
+/// records of one stream costs one string comparison each. They also feed the run's
+/// [`StatsTracker`] (`airbyte-stats.log`) without a call per record: a stream's first record is
+/// timed, the rest are handed over in one count when the stream ends.
 pub(crate) struct Counters {
     pub(crate) names: Vec<String>,
     pub(crate) counts: Vec<u64>,
+    bytes: Vec<u64>,
+    /// Records and bytes of each stream already handed to `stats`.
+    tallied: Vec<(u64, u64)>,
+    ended: Vec<bool>,
     last: usize,
     pub(crate) records: u64,
     pub(crate) states: u64,
+    pub(crate) stats: StatsTracker,
 }
 
 impl Counters {
@@ -241,27 +253,86 @@ impl Counters {
         Self {
             names,
             counts: vec![0; n],
+            bytes: vec![0; n],
+            tallied: vec![(0, 0); n],
+            ended: vec![false; n],
             last: 0,
             records: 0,
             states: 0,
+            stats: StatsTracker::new(),
         }
     }
 
-    pub(crate) fn add(&mut self, stream: &str) {
-        self.records += 1;
+    fn index(&mut self, stream: &str) -> usize {
         if self.names.get(self.last).is_some_and(|n| n == stream) {
-            self.counts[self.last] += 1;
-            return;
+            return self.last;
         }
-        match self.names.iter().position(|n| n == stream) {
-            Some(i) => {
-                self.last = i;
-                self.counts[i] += 1;
-            }
+        let i = match self.names.iter().position(|n| n == stream) {
+            Some(i) => i,
             None => {
                 self.names.push(stream.to_string());
-                self.counts.push(1);
-                self.last = self.names.len() - 1;
+                self.counts.push(0);
+                self.bytes.push(0);
+                self.tallied.push((0, 0));
+                self.ended.push(false);
+                self.names.len() - 1
+            }
+        };
+        self.last = i;
+        i
+    }
+
+    /// One record of `stream`, `bytes` long.
+    pub(crate) fn add(&mut self, stream: &str, bytes: u64) {
+        self.add_many(stream, 1, bytes);
+    }
+
+    /// `n` records of `stream`, `bytes` long in all.
+    pub(crate) fn add_many(&mut self, stream: &str, n: u64, bytes: u64) {
+        if n == 0 {
+            return;
+        }
+        self.records += n;
+        let i = self.index(stream);
+        self.counts[i] += n;
+        self.bytes[i] += bytes;
+        if self.tallied[i].0 == 0 {
+            // The first record of the stream: its time is kept.
+            self.stats.records(stream, n, bytes);
+            self.tallied[i] = (self.counts[i], self.bytes[i]);
+        }
+    }
+
+    /// A stream started (its STARTED status).
+    pub(crate) fn stream_started(&mut self, stream: &str) {
+        self.stats.stream_started(stream);
+    }
+
+    /// A stream ended (its COMPLETE status): its counts go to the stats.
+    pub(crate) fn stream_ended(&mut self, stream: &str) {
+        let i = self.index(stream);
+        self.tally(i);
+        self.ended[i] = true;
+        self.stats.stream_ended(stream);
+    }
+
+    fn tally(&mut self, i: usize) {
+        let (n, b) = self.tallied[i];
+        let (count, bytes) = (self.counts[i], self.bytes[i]);
+        if count > n {
+            self.stats.records(&self.names[i], count - n, bytes - b);
+            self.tallied[i] = (count, bytes);
+        }
+    }
+
+    /// The end of the run: every stream's counts go to the stats; streams that sent records
+    /// but no COMPLETE end now.
+    pub(crate) fn finish_stats(&mut self) {
+        for i in 0..self.names.len() {
+            self.tally(i);
+            if !self.ended[i] && self.counts[i] > 0 {
+                self.ended[i] = true;
+                self.stats.stream_ended(&self.names[i]);
             }
         }
     }
@@ -281,6 +352,49 @@ impl Counters {
             finished,
         }
     }
+}
+
+/// PyAirbyte's class name of a cache, as its stats and job descriptions show it.
+pub(crate) fn cache_class_name(cache: &Cache) -> &'static str {
+    match cache {
+        Cache::DuckDb(_) => "DuckDBCache",
+        Cache::Postgres(_) => "PostgresCache",
+    }
+}
+
+/// The password of a PostgreSQL cache given as `secret_reference::NAME` (or the CLI's
+/// `SECRET:NAME`), replaced by the secret from [`crate::get_secret`]; any other cache as it
+/// is. [`Source::read`] and [`crate::Destination::write`] do this themselves.
+///
+/// ```
+/// use airbyte as ab;
+/// // SAFETY of the example: single-threaded doctest.
+/// unsafe { std::env::set_var("DOC_PG_PASSWORD", "pw") };
+/// let cache = ab::Cache::from_spec(
+///     "postgresql://me:secret_reference::DOC_PG_PASSWORD@db:5432/analytics", None)?;
+/// let cache = ab::hydrate_cache(cache)?;
+/// assert_eq!(cache.as_postgres().and_then(|c| c.password()).map(|p| p.expose()), Some("pw"));
+/// # Ok::<(), ab::Error>(())
+/// ```
+pub fn hydrate_cache(cache: impl Into<Cache>) -> Result<Cache> {
+    let cache = cache.into();
+    let Cache::Postgres(pg) = &cache else {
+        return Ok(cache);
+    };
+    let Some(password) = pg.password() else {
+        return Ok(cache);
+    };
+    let p = password.expose();
+    let name = p
+        .strip_prefix(crate::secrets::SECRET_REFERENCE_PREFIX)
+        .or_else(|| p.strip_prefix("SECRET:"));
+    Ok(match name {
+        Some(name) => {
+            let secret = crate::secrets::get_secret(name)?;
+            Cache::Postgres(pg.clone().with_password(Password::new(secret.into_inner())))
+        }
+        None => cache,
+    })
 }
 
 impl Source {
@@ -312,6 +426,7 @@ impl Source {
         options: ReadOptions,
         secondary: Vec<AirbyteStateMessage>,
     ) -> Result<ReadResult> {
+        let cache = &hydrate_cache(cache)?;
         let selection = match options.streams.clone() {
             Some(sel) => Some(sel),
             None if self.get_selected_streams().is_empty() => {
@@ -389,8 +504,9 @@ impl Source {
         let outcome = process.for_each(|decoded: Decoded<'_>| -> Result<Flow, PumpError> {
             match decoded {
                 Decoded::Record(record) => {
-                    counters.add(&record.stream);
-                    bytes += record.data.get().len() as u64;
+                    let len = record.data.get().len() as u64;
+                    counters.add(&record.stream, len);
+                    bytes += len;
                     writer.record(&record)?;
                     // Checking the clock every 256 records keeps it off the hot path (~20 ns each).
                     if counters.records.is_multiple_of(256)
@@ -407,6 +523,17 @@ impl Source {
                     {
                         counters.states += 1;
                         writer.state(state)?;
+                    } else if let Some(status) = message
+                        .trace
+                        .as_ref()
+                        .and_then(|t| t.stream_status.as_ref())
+                    {
+                        let name = &status.stream_descriptor.name;
+                        match status.status {
+                            StreamStatus::Started => counters.stream_started(name),
+                            StreamStatus::Complete => counters.stream_ended(name),
+                            _ => {}
+                        }
                     }
                 }
                 Decoded::Blank => {}
@@ -429,6 +556,15 @@ impl Source {
         };
         let load = writer.finish()?;
         let elapsed = started.elapsed();
+        counters.finish_stats();
+        counters.stats.log(
+            "read",
+            json!({
+                "description": format!("{} -> {}", self.name(), cache_class_name(cache)),
+                "source": {"name": self.name()},
+                "cache": {"type": cache_class_name(cache)},
+            }),
+        );
         if let Some(cb) = &progress {
             cb(&counters.snapshot(elapsed, run.bytes, true));
         }

@@ -367,7 +367,11 @@ pub(crate) fn plan_summary(plan: &ExecutorPlan) -> String {
         }
         ExecutorPlan::Declarative { origin, native, .. } => format!(
             "the manifest {origin}, run {}",
-            if *native { "natively" } else { "by the Python CDK" }
+            if *native {
+                "natively"
+            } else {
+                "by the Python CDK"
+            }
         ),
         ExecutorPlan::Docker { image, .. } => format!("the Docker image {image}"),
     }

@@ -5,6 +5,8 @@
 //! `begin_load` (its [`crate::loader::LoadBackend`]), state reads, datasets and queries; it
 //! joins by a variant here.
 
+use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::Path;
 
 use arrow::record_batch::RecordBatch;
@@ -12,10 +14,12 @@ use arrow::record_batch::RecordBatch;
 use abrs_protocol::{AirbyteStateMessage, ConfiguredAirbyteCatalog};
 
 use crate::dataset::CachedDataset;
+use crate::destination_state::DestinationStreamProgress;
 use crate::duckdb::DuckDbCache;
 use crate::error::{CacheError, Result};
 use crate::loader::{CacheWriter, LoadOptions, WriteStrategy};
 use crate::postgres::{Password, PostgresCache};
+use crate::replay::{ReplayOptions, ReplaySummary};
 use crate::state::StateProvider;
 
 /// A cache of any backend.
@@ -199,6 +203,105 @@ impl Cache {
         match self {
             Self::DuckDb(c) => c.streams(),
             Self::Postgres(c) => c.streams(),
+        }
+    }
+
+    /// Where this cache's tables are, as one string that tells two caches apart: the DuckDB
+    /// file's absolute path or the server and database, then the schema. A destination's
+    /// replay progress is only trusted for the place it was made on.
+    pub fn place(&self) -> String {
+        match self {
+            Self::DuckDb(c) => {
+                let path = std::path::absolute(c.db_path()).unwrap_or_else(|_| c.db_path().into());
+                format!("{}:{}", path.display(), c.schema_name())
+            }
+            Self::Postgres(c) => format!(
+                "postgresql://{}:{}/{}:{}",
+                c.host(),
+                c.port(),
+                c.database(),
+                c.schema_name()
+            ),
+        }
+    }
+
+    /// Writes the rows of a cached stream to `out` as RECORD lines (see
+    /// [`crate::replay`]).
+    pub fn replay_stream(
+        &self,
+        stream: &str,
+        options: &ReplayOptions,
+        out: &mut dyn Write,
+    ) -> Result<ReplaySummary> {
+        match self {
+            Self::DuckDb(c) => c.replay_stream(stream, options, out),
+            Self::Postgres(c) => c.replay_stream(stream, options, out),
+        }
+    }
+
+    /// Saves a STATE message that `destination_name` echoed (`_airbyte_destination_state`).
+    pub fn write_destination_state(
+        &self,
+        destination_name: &str,
+        source_name: &str,
+        state: &AirbyteStateMessage,
+    ) -> Result<()> {
+        match self {
+            Self::DuckDb(c) => c.write_destination_state(destination_name, source_name, state),
+            Self::Postgres(c) => c.write_destination_state(destination_name, source_name, state),
+        }
+    }
+
+    /// The state `destination_name` confirmed for `source_name`.
+    pub fn get_destination_state_provider(
+        &self,
+        destination_name: &str,
+        source_name: &str,
+    ) -> Result<StateProvider> {
+        match self {
+            Self::DuckDb(c) => c.get_destination_state_provider(destination_name, source_name),
+            Self::Postgres(c) => c.get_destination_state_provider(destination_name, source_name),
+        }
+    }
+
+    /// The replay progress of every stream of `source_name` written to `destination_name`.
+    pub fn get_destination_progress(
+        &self,
+        destination_name: &str,
+        source_name: &str,
+    ) -> Result<BTreeMap<String, DestinationStreamProgress>> {
+        match self {
+            Self::DuckDb(c) => c.get_destination_progress(destination_name, source_name),
+            Self::Postgres(c) => c.get_destination_progress(destination_name, source_name),
+        }
+    }
+
+    /// Saves the progress of one stream written to `destination_name`.
+    pub fn set_destination_progress(
+        &self,
+        destination_name: &str,
+        source_name: &str,
+        stream_name: &str,
+        progress: &DestinationStreamProgress,
+    ) -> Result<()> {
+        self.set_destination_progress_all(destination_name, source_name, [(stream_name, progress)])
+    }
+
+    /// Saves the progress of several streams written to `destination_name`, in one
+    /// transaction.
+    pub fn set_destination_progress_all<'a>(
+        &self,
+        destination_name: &str,
+        source_name: &str,
+        streams: impl IntoIterator<Item = (&'a str, &'a DestinationStreamProgress)>,
+    ) -> Result<()> {
+        match self {
+            Self::DuckDb(c) => {
+                c.set_destination_progress_all(destination_name, source_name, streams)
+            }
+            Self::Postgres(c) => {
+                c.set_destination_progress_all(destination_name, source_name, streams)
+            }
         }
     }
 }

@@ -226,14 +226,6 @@ pub enum CacheError {
         /// What is wrong with it.
         reason: String,
     },
-    /// An operation this kind of cache does not offer.
-    #[error("{operation} needs a DuckDB cache; {kind} caches do not support it yet")]
-    NotSupported {
-        /// What was asked.
-        operation: &'static str,
-        /// The cache's kind.
-        kind: &'static str,
-    },
     /// The writer was used after an error left its transaction unusable.
     #[error("the cache writer is unusable after an earlier error; start a new load")]
     WriterPoisoned,

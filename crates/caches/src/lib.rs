@@ -44,13 +44,13 @@ pub mod names;
 pub mod postgres;
 mod record_json;
 pub mod records;
+pub mod replay;
 pub mod state;
 pub mod timing;
 pub use timing::LoadTimings;
 pub mod types;
 mod worker;
 
-pub use self::duckdb::replay;
 pub use self::duckdb::{
     DEFAULT_MEMORY_LIMIT, DuckDbCache, cache_root, default_cache, new_local_cache,
 };

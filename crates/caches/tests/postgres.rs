@@ -232,6 +232,24 @@ fn merge_dedups_within_a_sync_and_across_syncs() {
         texts(c, "SELECT name FROM users WHERE id = 25"),
         [Some("third25".into())]
     );
+    // Keys beyond the table's (copied straight in, without staging), then some of them again
+    // in the same sync: the later rows still win.
+    let mut lines = users(100..115, "fourth");
+    lines.extend(users(110..112, "fifth"));
+    load(c, &cat, WriteStrategy::Merge, &lines);
+    assert_eq!(scalar(c, "SELECT count(*) FROM users"), 50);
+    assert_eq!(
+        texts(
+            c,
+            "SELECT name FROM users WHERE id IN (109, 110, 111, 112) ORDER BY id"
+        ),
+        [
+            Some("fourth109".into()),
+            Some("fifth110".into()),
+            Some("fifth111".into()),
+            Some("fourth112".into())
+        ]
+    );
     // No staging or shadow tables are left behind in the schema.
     assert_eq!(
         scalar(

@@ -94,6 +94,8 @@ pub struct Invocation {
     pub config_change_callback: Option<ConfigChangeCallback>,
     /// Time between SIGTERM and SIGKILL when the process is stopped early.
     pub grace_period: Duration,
+    /// Values replaced by `****` in the connector's log (its config's secrets).
+    pub log_secrets: Vec<String>,
 }
 
 impl fmt::Debug for Invocation {
@@ -110,6 +112,7 @@ impl fmt::Debug for Invocation {
                 &self.config_change_callback.is_some(),
             )
             .field("grace_period", &self.grace_period)
+            .field("log_secrets", &self.log_secrets.len())
             .finish()
     }
 }
@@ -125,6 +128,7 @@ impl Invocation {
             stdin: None,
             config_change_callback: None,
             grace_period: DEFAULT_GRACE_PERIOD,
+            log_secrets: Vec::new(),
         }
     }
 
@@ -195,6 +199,12 @@ impl Invocation {
     /// Sets the callback for CONTROL/CONNECTOR_CONFIG messages.
     pub fn with_config_change_callback(mut self, callback: ConfigChangeCallback) -> Self {
         self.config_change_callback = Some(callback);
+        self
+    }
+
+    /// Values to mask in the connector's log (see [`Invocation::log_secrets`]).
+    pub fn with_log_secrets(mut self, secrets: Vec<String>) -> Self {
+        self.log_secrets = secrets;
         self
     }
 

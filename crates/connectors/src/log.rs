@@ -64,6 +64,8 @@ struct Inner {
 pub struct ConnectorLog {
     path: Option<PathBuf>,
     inner: Mutex<Inner>,
+    /// Values written as `****` (the config's secrets), longest first.
+    masked: Vec<String>,
 }
 
 impl std::fmt::Debug for ConnectorLog {
@@ -96,6 +98,7 @@ impl ConnectorLog {
                     file: Some(f),
                     tail: VecDeque::new(),
                 }),
+                masked: Vec::new(),
             },
             Err(e) => {
                 tracing::warn!(
@@ -108,9 +111,21 @@ impl ConnectorLog {
                         file: None,
                         tail: VecDeque::new(),
                     }),
+                    masked: Vec::new(),
                 }
             }
         }
+    }
+
+    /// Writes `secrets` as `****` wherever they appear in a line (in the file and in the
+    /// in-memory tail that error messages quote): a connector that logs its config, or an
+    /// error naming a token, leaks nothing.
+    pub fn masking(mut self, mut secrets: Vec<String>) -> Self {
+        secrets.retain(|s| !s.is_empty());
+        // Longest first, so that a secret containing another is masked whole.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        self.masked = secrets;
+        self
     }
 
     /// The log file, when it could be opened.
@@ -121,6 +136,17 @@ impl ConnectorLog {
     /// Appends one line, prefixed with a timestamp and `level`.
     pub fn line(&self, level: &str, text: &str) {
         let text = text.trim_end_matches(['\n', '\r']);
+        let masked;
+        let text = if self.masked.iter().any(|s| text.contains(s.as_str())) {
+            let mut t = text.to_string();
+            for s in &self.masked {
+                t = t.replace(s.as_str(), "****");
+            }
+            masked = t;
+            masked.as_str()
+        } else {
+            text
+        };
         let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S%.3f");
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(f) = inner.file.as_mut()
@@ -157,5 +183,32 @@ impl ConnectorLog {
 impl Drop for ConnectorLog {
     fn drop(&mut self) {
         self.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masked_values_never_reach_the_tail() {
+        let log = ConnectorLog::open("abrs-log-masking-unit-test").masking(vec![
+            "abc".into(),
+            "abcdef".into(),
+            String::new(),
+        ]);
+        log.line("INFO", "token abcdef and abc, twice: abcdef");
+        log.line("INFO", "nothing secret");
+        assert_eq!(
+            log.tail(),
+            [
+                "INFO token **** and ****, twice: ****",
+                "INFO nothing secret"
+            ]
+        );
+        if let Some(path) = log.path().cloned() {
+            drop(log);
+            let _ = std::fs::remove_file(path);
+        }
     }
 }

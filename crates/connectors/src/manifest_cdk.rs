@@ -6,6 +6,11 @@
 //! `read` gets the user's config with the manifest added. `spec` needs no Python: it is the
 //! manifest's own `spec` section, answered in-process (the CDK's command would print a generic
 //! spec without a config).
+//!
+//! A manifest with Python components carries its `components.py` (and its md5) under
+//! [`INJECTED_COMPONENTS_KEY`] / [`INJECTED_CHECKSUMS_KEY`]: they move into the config beside
+//! the manifest, where the CDK reads them, and the CDK runs with
+//! `AIRBYTE_ENABLE_UNSAFE_CODE=true`, without which it refuses injected code.
 
 use std::fmt;
 use std::io::Write;
@@ -26,12 +31,20 @@ pub const DEFAULT_CDK_VERSION: &str = "7.39.1";
 pub const CDK_MANIFEST_RUNNER: &str = "source-declarative-manifest";
 /// The config key the CDK reads the manifest from.
 pub const INJECTED_MANIFEST_KEY: &str = "__injected_declarative_manifest";
+/// The config key the CDK reads a manifest's `components.py` from.
+pub const INJECTED_COMPONENTS_KEY: &str = "__injected_components_py";
+/// The config key of the code's checksums (`{"md5": …}`), which the CDK checks.
+pub const INJECTED_CHECKSUMS_KEY: &str = "__injected_components_py_checksums";
+/// The CDK runs injected code only with this set to `true`.
+pub const ALLOW_CUSTOM_CODE_ENV: &str = "AIRBYTE_ENABLE_UNSAFE_CODE";
 
 /// Runs a manifest with the Python CDK (see the module doc).
 #[derive(Clone)]
 pub struct ManifestCdkExecutor {
     name: String,
     manifest: Arc<Value>,
+    /// `components.py` and its checksums, injected into each config.
+    components: Option<(Value, Value)>,
     cdk: VenvExecutor,
 }
 
@@ -39,6 +52,7 @@ impl fmt::Debug for ManifestCdkExecutor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ManifestCdkExecutor")
             .field("name", &self.name)
+            .field("components", &self.components.is_some())
             .field("cdk", &self.cdk)
             .finish_non_exhaustive()
     }
@@ -47,7 +61,7 @@ impl fmt::Debug for ManifestCdkExecutor {
 impl ManifestCdkExecutor {
     /// Connector `name` defined by `manifest` (the parsed YAML), run by airbyte-cdk
     /// [`DEFAULT_CDK_VERSION`] from `<install root>/.venv-source-declarative-manifest`.
-    pub fn new(name: &str, manifest: Value) -> Result<Self, ConnectorError> {
+    pub fn new(name: &str, mut manifest: Value) -> Result<Self, ConnectorError> {
         if !manifest.is_object() {
             return Err(ConnectorError::InvalidOptions {
                 connector: name.to_string(),
@@ -59,9 +73,15 @@ impl ManifestCdkExecutor {
         let cdk = VenvExecutor::new(CDK_MANIFEST_RUNNER)
             .with_package_name("airbyte-cdk")
             .with_version(DEFAULT_CDK_VERSION);
+        let components = manifest.as_object_mut().and_then(|map| {
+            let code = map.remove(INJECTED_COMPONENTS_KEY)?;
+            let checksums = map.remove(INJECTED_CHECKSUMS_KEY).unwrap_or(Value::Null);
+            Some((code, checksums))
+        });
         Ok(Self {
             name: name.to_string(),
             manifest: Arc::new(manifest),
+            components,
             cdk,
         })
     }
@@ -70,6 +90,11 @@ impl ManifestCdkExecutor {
     pub fn with_cdk(mut self, cdk: VenvExecutor) -> Self {
         self.cdk = cdk;
         self
+    }
+
+    /// Whether the manifest came with a `components.py`.
+    pub fn has_components(&self) -> bool {
+        self.components.is_some()
     }
 
     /// The manifest.
@@ -118,6 +143,10 @@ impl ManifestCdkExecutor {
             INJECTED_MANIFEST_KEY.to_string(),
             self.manifest.as_ref().clone(),
         );
+        if let Some((code, checksums)) = &self.components {
+            config.insert(INJECTED_COMPONENTS_KEY.to_string(), code.clone());
+            config.insert(INJECTED_CHECKSUMS_KEY.to_string(), checksums.clone());
+        }
         invocation.config = Some(Value::Object(config));
         // A connector's refreshed config must not carry the manifest back into the user's.
         if let Some(cb) = invocation.config_change_callback.take() {
@@ -153,6 +182,11 @@ impl Executor for ManifestCdkExecutor {
                 connector: self.name.clone(),
                 message: "a declarative manifest defines a source: it has no `write`".to_string(),
             }),
+            _ if self.components.is_some() => self
+                .cdk
+                .clone()
+                .with_env(ALLOW_CUSTOM_CODE_ENV, "true")
+                .execute(self.inject(invocation)),
             _ => self.cdk.execute(self.inject(invocation)),
         }
     }
@@ -239,6 +273,32 @@ mod tests {
         let got = seen.lock().unwrap().clone().unwrap();
         assert_eq!(got.get("api_key"), Some(&json!("rotated")));
         assert!(!got.contains_key(INJECTED_MANIFEST_KEY));
+    }
+
+    #[test]
+    fn components_ride_in_the_config_beside_the_manifest() {
+        let mut m = manifest();
+        m[INJECTED_COMPONENTS_KEY] = json!("class A: pass\n");
+        m[INJECTED_CHECKSUMS_KEY] = json!({"md5": "abc"});
+        let exec = ManifestCdkExecutor::new("source-m", m).unwrap();
+        assert!(exec.has_components());
+        // Not in the manifest the CDK validates: in the config, where it reads them.
+        assert!(exec.manifest().get(INJECTED_COMPONENTS_KEY).is_none());
+        let config = exec
+            .inject(Invocation::check(json!({"api_key": "k"})))
+            .config
+            .unwrap();
+        assert_eq!(config[INJECTED_COMPONENTS_KEY], "class A: pass\n");
+        assert_eq!(config[INJECTED_CHECKSUMS_KEY], json!({"md5": "abc"}));
+        assert!(
+            config[INJECTED_MANIFEST_KEY]
+                .get(INJECTED_COMPONENTS_KEY)
+                .is_none()
+        );
+        let plain = ManifestCdkExecutor::new("source-m", manifest()).unwrap();
+        assert!(!plain.has_components());
+        let config = plain.inject(Invocation::check(json!({}))).config.unwrap();
+        assert!(config.get(INJECTED_COMPONENTS_KEY).is_none());
     }
 
     #[test]

@@ -392,7 +392,7 @@ impl ConnectorProcess {
     ) -> Result<Self, ConnectorError> {
         let shown = command.display();
         tracing::debug!(connector, command = %shown, "starting connector");
-        let log = Arc::new(ConnectorLog::open(connector));
+        let log = Arc::new(ConnectorLog::open(connector).masking(invocation.log_secrets.clone()));
         log.line("INFO", &format!("Executing command: {shown}"));
         let spawn_err = |source| ConnectorError::Spawn {
             connector: connector.to_string(),
@@ -473,7 +473,7 @@ impl ConnectorProcess {
         consumer: InProcessDestination,
     ) -> Result<Self, ConnectorError> {
         let display = format!("<in-process {connector}>");
-        let log = Arc::new(ConnectorLog::open(connector));
+        let log = Arc::new(ConnectorLog::open(connector).masking(invocation.log_secrets.clone()));
         let spawn_err = |source| ConnectorError::Spawn {
             connector: connector.to_string(),
             command: display.clone(),

@@ -11,6 +11,7 @@
 //! [`error_handlers`], [`incremental`], [`partition_routers`], [`schema`], [`retrievers`].
 
 pub mod auth;
+pub mod components;
 pub mod declarative_stream;
 pub mod decoders;
 pub mod dynamic_streams;
@@ -31,6 +32,7 @@ pub mod retrievers;
 pub mod schema;
 pub mod slice;
 pub mod source;
+pub mod test_read;
 pub mod transformations;
 pub mod truthiness;
 pub mod url_join;

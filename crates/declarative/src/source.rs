@@ -10,7 +10,7 @@ use crate::declarative_stream::DeclarativeStream;
 use crate::engine_error::{EngineError, Result};
 use crate::error::ManifestPath;
 use crate::factory::{BuildEnv, Node};
-use crate::http::{HttpClient, HttpClientOptions, Secrets};
+use crate::http::{HttpClient, HttpClientOptions, HttpObserver, Secrets};
 use crate::manifest::Manifest;
 
 /// A manifest ready to run with a config.
@@ -47,6 +47,18 @@ impl DeclarativeSource {
     pub fn with_async_poll_interval(mut self, interval: std::time::Duration) -> Self {
         self.env.async_poll_interval = Some(interval);
         self
+    }
+
+    /// Every request of this source is shown to `observer` with its response (see
+    /// [`crate::http::HttpObserver`]; the Connector Builder's test read).
+    pub fn with_http_observer(mut self, observer: std::sync::Arc<dyn HttpObserver>) -> Self {
+        self.client = self.client.with_observer(observer);
+        self
+    }
+
+    /// The client every request of this source goes through.
+    pub fn client(&self) -> &HttpClient {
+        &self.client
     }
 
     /// The SPEC message's `spec` (the manifest's `spec` block in the protocol's shape).
@@ -323,23 +335,19 @@ impl DeclarativeSource {
             write_message(out, &stream_status(name, "STARTED"))?;
             let count = std::cell::Cell::new(0u64);
             let mut running = false;
-            let emitted_at = now_ms();
+            let record_writer = RecordWriter::new(name, now_ms());
             let sink = std::cell::RefCell::new(&mut *out);
             let result = stream.read(
                 &self.client,
                 stream_state.as_ref(),
-                &mut |mut record| {
-                    drop_top_level_nulls(&mut record);
+                &mut |record| {
                     let mut out = sink.borrow_mut();
                     if !running {
                         running = true;
                         write_message(*out, &stream_status(name, "RUNNING"))?;
                     }
                     count.set(count.get() + 1);
-                    write_message(
-                        *out,
-                        &json!({"type": "RECORD", "record": {"stream": name, "data": record, "emitted_at": emitted_at}}),
-                    )?;
+                    record_writer.write(*out, &record)?;
                     Ok(true)
                 },
                 &mut |mut state| {
@@ -401,6 +409,48 @@ fn state_of(state: Option<&Value>, name: &str) -> Option<Value> {
         _ => None,
     }
     .filter(|s| !s.is_null())
+}
+
+/// Writes the RECORD messages of one stream, straight from the record (no message value is
+/// built per record): `{"type":"RECORD","record":{"stream":…,"data":…,"emitted_at":…}}`, the
+/// data's top-level nulls left out as the CDK's serializer does.
+struct RecordWriter {
+    head: Vec<u8>,
+    tail: Vec<u8>,
+}
+
+impl RecordWriter {
+    fn new(stream: &str, emitted_at: i64) -> Self {
+        let name = Value::String(stream.to_string());
+        Self {
+            head: format!(r#"{{"type":"RECORD","record":{{"stream":{name},"data":"#).into_bytes(),
+            tail: format!(",\"emitted_at\":{emitted_at}}}}}\n").into_bytes(),
+        }
+    }
+
+    fn write(&self, out: &mut dyn Write, record: &Value) -> Result<()> {
+        let fail = std::io::Error::other;
+        out.write_all(&self.head)?;
+        match record {
+            Value::Object(map) => {
+                out.write_all(b"{")?;
+                let mut first = true;
+                for (key, value) in map.iter().filter(|(_, v)| !v.is_null()) {
+                    if !first {
+                        out.write_all(b",")?;
+                    }
+                    first = false;
+                    serde_json::to_writer(&mut *out, key).map_err(fail)?;
+                    out.write_all(b":")?;
+                    serde_json::to_writer(&mut *out, value).map_err(fail)?;
+                }
+                out.write_all(b"}")?;
+            }
+            other => serde_json::to_writer(&mut *out, other).map_err(fail)?,
+        }
+        out.write_all(&self.tail)?;
+        Ok(())
+    }
 }
 
 /// Drops the top-level members that are null, as the CDK's message serializer does

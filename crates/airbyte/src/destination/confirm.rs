@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use abrs_caches::{DestinationStreamProgress, DuckDbCache};
+use abrs_caches::{Cache, DestinationStreamProgress};
 use abrs_connectors::{ConnectorError, Flow, RunSummary};
 use abrs_protocol::{AirbyteStateMessage, Decoded, MessageType, StateType};
 
@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 /// Where confirmed states go.
 #[derive(Clone)]
 pub(crate) struct StateStore {
-    pub(crate) cache: DuckDbCache,
+    pub(crate) cache: Cache,
     pub(crate) destination: String,
     pub(crate) source: String,
 }

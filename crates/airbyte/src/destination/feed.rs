@@ -6,7 +6,7 @@ use std::io::{self, BufWriter, Write};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use abrs_caches::{DuckDbCache, ReplayOptions, StateProvider};
+use abrs_caches::{Cache, ReplayOptions, StateProvider};
 use abrs_connectors::{ConnectorError, ConnectorStdin, Flow, Invocation, PassLine};
 use abrs_protocol::{
     AirbyteMessage, AirbyteStateMessage, ConfiguredAirbyteCatalog, Decoded, MessageType, StateType,
@@ -158,7 +158,7 @@ pub(crate) fn pass_through(
         .for_each_passthrough(|line, passed| -> std::result::Result<Flow, FeedError> {
             let decoded = match passed {
                 PassLine::Record(stream) => {
-                    counters.add(stream);
+                    counters.add(stream, line.len() as u64);
                     feed.line(line).map_err(feed_io)?;
                     if counters.records.is_multiple_of(256) {
                         reporter.maybe(counters.records, shared);
@@ -169,7 +169,7 @@ pub(crate) fn pass_through(
             };
             match decoded {
                 Decoded::Record(r) => {
-                    counters.add(&r.stream);
+                    counters.add(&r.stream, r.data.get().len() as u64);
                     feed.line(line).map_err(feed_io)?;
                 }
                 Decoded::Message(m) => match m.r#type {
@@ -188,10 +188,17 @@ pub(crate) fn pass_through(
                         if trace.r#type == TraceType::Error {
                             return Ok(Flow::Continue);
                         }
-                        if let Some(st) = &trace.stream_status
-                            && st.status == StreamStatus::Complete
-                        {
-                            feed.complete.insert(st.stream_descriptor.name.clone());
+                        if let Some(st) = &trace.stream_status {
+                            match st.status {
+                                StreamStatus::Started => {
+                                    counters.stream_started(&st.stream_descriptor.name);
+                                }
+                                StreamStatus::Complete => {
+                                    counters.stream_ended(&st.stream_descriptor.name);
+                                    feed.complete.insert(st.stream_descriptor.name.clone());
+                                }
+                                _ => {}
+                            }
                         }
                         feed.line(line).map_err(feed_io)?;
                         if trace.stream_status.is_some() {
@@ -239,7 +246,7 @@ pub(crate) fn stream_state_of(states: &StateProvider, stream: &str) -> AirbyteSt
 /// GLOBAL state is sent once, after every stream's rows.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn replay(
-    cache: &DuckDbCache,
+    cache: &Cache,
     source_name: &str,
     catalog: &ConfiguredAirbyteCatalog,
     plans: &BTreeMap<String, StreamPlan>,
@@ -257,7 +264,7 @@ pub(crate) fn replay(
         .iter()
         .find(|m| m.kind() == StateType::Global)
         .cloned();
-    let place = cache_place(cache);
+    let place = cache.place();
     let mut global_marks = Vec::new();
     for stream in &catalog.streams {
         let name = &stream.stream.name;
@@ -276,6 +283,7 @@ pub(crate) fn replay(
             _ => None,
         };
         feed.status(name, StreamStatus::Started).map_err(feed_io)?;
+        counters.stream_started(name);
         let replayed = cache.replay_stream(
             name,
             &ReplayOptions {
@@ -293,9 +301,9 @@ pub(crate) fn replay(
                 });
             }
         };
-        for _ in 0..summary.records {
-            counters.add(name);
-        }
+        // Lines, not `data`, are what a replay measures: close enough for the stats.
+        counters.add_many(name, summary.records, summary.bytes);
+        counters.stream_ended(name);
         reporter.maybe(counters.records, shared);
         let mark = ReplayMark {
             stream: name.clone(),
@@ -326,13 +334,6 @@ pub(crate) fn replay(
         feed.flush().map_err(feed_io)?;
     }
     Ok(())
-}
-
-/// Names a cache file and schema, so that a replay mark is only trusted for the table it was
-/// made on.
-fn cache_place(cache: &DuckDbCache) -> String {
-    let path = std::path::absolute(cache.db_path()).unwrap_or_else(|_| cache.db_path().into());
-    format!("{}:{}", path.display(), cache.schema_name())
 }
 
 #[cfg(test)]

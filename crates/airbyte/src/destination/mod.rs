@@ -16,6 +16,7 @@ mod joined_state;
 pub mod noop;
 mod outcome;
 mod smoke_test;
+mod sql_cache;
 mod write;
 
 pub use joined_state::join_states;
@@ -35,6 +36,9 @@ use crate::source::{ConfigCallback, SourceOptions, SpecFormat};
 
 pub use noop::NOOP_DESTINATION_NAME;
 pub use smoke_test::{ScenarioOutcome, SmokeTestReport};
+pub use sql_cache::{
+    SQL_CACHE_DESTINATION_TYPES, destination_config_to_cache, paired_destination_config,
+};
 pub use write::{
     CacheChoice, StreamWriteSummary, WriteOptions, WriteProgress, WriteProgressCallback,
     WriteResult, WriteSource,

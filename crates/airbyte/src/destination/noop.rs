@@ -67,7 +67,7 @@ struct SinceState {
 impl SinceState {
     fn add(&mut self, stream: &str) {
         self.all += 1;
-        self.counts.add(stream);
+        self.counts.add(stream, 0);
     }
 
     /// Takes the count of one stream since its last state.

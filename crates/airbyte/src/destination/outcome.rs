@@ -2,7 +2,7 @@
 
 use std::io;
 
-use abrs_caches::DuckDbCache;
+use abrs_caches::Cache;
 use abrs_connectors::{ConnectorError, RunSummary};
 
 use super::confirm::{ConsumeError, Shared};
@@ -14,7 +14,7 @@ pub(crate) struct Outcome<'a> {
     pub(crate) destination: &'a str,
     pub(crate) source: &'a str,
     pub(crate) shared: &'a Shared,
-    pub(crate) state_cache: Option<&'a DuckDbCache>,
+    pub(crate) state_cache: Option<&'a Cache>,
     pub(crate) sent: u64,
     /// Whether earlier writes had stored destination state for this source.
     pub(crate) earlier_state: bool,
@@ -35,7 +35,7 @@ impl Outcome<'_> {
                     "The destination confirmed {n} state(s) before that ({}); they are stored in \
                      the state cache ({}), so the next write resumes from there.",
                     keys.join(", "),
-                    c.db_path().display()
+                    c.describe()
                 )
             }
         }

@@ -14,11 +14,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use abrs_caches::{
-    DestinationStreamProgress, DuckDbCache, StateProvider, WriteStrategy, default_cache,
+    Cache, DestinationStreamProgress, DuckDbCache, PostgresCache, StateProvider, WriteStrategy,
+    default_cache,
 };
 use abrs_connectors::{Invocation, StdinSource};
 use abrs_protocol::StreamStatus;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::Destination;
 use super::catalog::plan_catalog;
@@ -43,17 +44,41 @@ pub enum CacheChoice {
     Default,
     /// No cache.
     None,
-    /// This cache.
+    /// This DuckDB cache.
     Given(DuckDbCache),
+    /// This cache, of any backend (a [`PostgresCache`], …).
+    Cache(Cache),
+}
+
+impl From<Cache> for CacheChoice {
+    fn from(c: Cache) -> Self {
+        match c {
+            Cache::DuckDb(c) => Self::Given(c),
+            other => Self::Cache(other),
+        }
+    }
+}
+
+impl From<DuckDbCache> for CacheChoice {
+    fn from(c: DuckDbCache) -> Self {
+        Self::Given(c)
+    }
+}
+
+impl From<PostgresCache> for CacheChoice {
+    fn from(c: PostgresCache) -> Self {
+        Self::Cache(c.into())
+    }
 }
 
 impl CacheChoice {
-    fn resolve(&self) -> Option<DuckDbCache> {
-        match self {
-            Self::Default => Some(default_cache()),
+    fn resolve(&self) -> Result<Option<Cache>> {
+        Ok(match self {
+            Self::Default => Some(default_cache().into()),
             Self::None => None,
-            Self::Given(c) => Some(c.clone()),
-        }
+            Self::Given(c) => Some(c.into()),
+            Self::Cache(c) => Some(crate::read::hydrate_cache(c)?),
+        })
     }
 }
 
@@ -102,10 +127,12 @@ pub struct WriteOptions {
     /// is selected (as PyAirbyte). Ignored for a read result: its streams are written.
     pub streams: Option<StreamSelection>,
     /// `Default`: read into the default cache, then replay from it; `None`: stream the source
-    /// straight through; `Given`: that cache. A read result always uses its own cache.
+    /// straight through; `Given`/`Cache`: that cache (DuckDB or PostgreSQL; `.into()` from
+    /// either). A read result always uses its own cache.
     pub cache: CacheChoice,
     /// Where destination state (what the destination confirmed) is kept: `Default` = the
-    /// cache, or the default cache without one; `None` keeps no state (every write starts over).
+    /// cache, or the default cache without one; `None` keeps no state (every write starts over);
+    /// `Given`/`Cache`: that cache (its `_airbyte_destination_state`).
     pub state_cache: CacheChoice,
     /// `auto` (merge with a primary key, else append with a cursor, else replace), `append`,
     /// `merge` or `replace`: decides each stream's `destination_sync_mode`.
@@ -281,26 +308,16 @@ impl Destination {
             WriteSource::ReadResult(r) => r.source_name().to_string(),
         };
         let cache = match data {
-            WriteSource::Source(_) => options.cache.resolve(),
-            WriteSource::ReadResult(r) => match r.cache().as_duckdb() {
-                Some(c) => Some(c.clone()),
-                None => {
-                    return Err(abrs_caches::CacheError::NotSupported {
-                        operation: "writing a read result to a destination",
-                        kind: r.cache().kind(),
-                    }
-                    .into());
-                }
-            },
+            WriteSource::Source(_) => options.cache.resolve()?,
+            WriteSource::ReadResult(r) => Some(crate::read::hydrate_cache(r.cache())?),
         };
         let state_cache = match &options.state_cache {
             // Straight through, the state cache only stores echoes: one DuckDB thread is
             // plenty, and each further one costs memory (docs/PERFORMANCE.md).
             CacheChoice::Default => cache
                 .clone()
-                .or_else(|| Some(default_cache().with_threads(1))),
-            CacheChoice::None => None,
-            CacheChoice::Given(c) => Some(c.clone()),
+                .or_else(|| Some(default_cache().with_threads(1).into())),
+            other => other.resolve()?,
         };
         let mut catalog = match data {
             WriteSource::Source(s) => {
@@ -316,9 +333,10 @@ impl Destination {
         }
         // A state cache that does not exist yet holds no state: it is created by the thread
         // that stores the echoes, while the connectors start, not before them.
-        let fresh_state_cache = state_cache
-            .as_ref()
-            .is_some_and(|c| c.db_path().as_os_str() != ":memory:" && !c.db_path().exists());
+        let fresh_state_cache = state_cache.as_ref().is_some_and(|c| {
+            c.as_duckdb()
+                .is_some_and(|c| c.db_path().as_os_str() != ":memory:" && !c.db_path().exists())
+        });
         let progress = match &state_cache {
             Some(c) if !fresh_state_cache => {
                 c.get_destination_progress(self.name(), &source_name)?
@@ -359,7 +377,7 @@ impl Destination {
                 .map(|s| s.stream.name.clone())
                 .collect();
             let read = source.read_joined(
-                &cache.into(),
+                cache,
                 ReadOptions {
                     streams: Some(StreamSelection::Names(names)),
                     write_strategy: options.write_strategy,
@@ -527,6 +545,21 @@ impl Destination {
             earlier_state,
         };
         let run = outcome.judge(fed, consumed, destination_write_error)?;
+        counters.finish_stats();
+        let mut steps = vec![source_name.clone()];
+        let mut job_info = serde_json::Map::new();
+        if let WriteSource::Source(_) = data {
+            job_info.insert("source".into(), json!({"name": source_name}));
+        }
+        if let Some(c) = &cache {
+            let class = crate::read::cache_class_name(c);
+            steps.push(class.to_string());
+            job_info.insert("cache".into(), json!({"type": class}));
+        }
+        steps.push(self.name().to_string());
+        job_info.insert("description".into(), json!(steps.join(" -> ")));
+        job_info.insert("destination".into(), json!({"name": self.name()}));
+        counters.stats.log("write", Value::Object(job_info));
 
         let mut warnings = shared.warnings.clone();
         let committed_total = shared

@@ -7,6 +7,11 @@
 //! is kept under `<registry copies>/manifests/{name}/{version}/manifest.yaml`, and with no
 //! network (or `AIRBYTE_OFFLINE_MODE`) that copy is used, else the manifest inside the
 //! connector's wheel on PyPI (`airbyte-source-pokeapi` ships `source_pokeapi/manifest.yaml`).
+//!
+//! A manifest with Python components comes with its `components.py`: from `components.zip`
+//! beside the manifest URL (as PyAirbyte's `_try_get_manifest_connector_files`; none on a 404),
+//! kept beside the saved copy, or from beside the manifest in the wheel. It rides with the
+//! manifest ([`abrs_declarative::components`]) to the Python CDK that runs it.
 
 use std::path::{Path, PathBuf};
 
@@ -78,11 +83,32 @@ pub fn connector_manifest(name: &str, version: Option<&str>) -> Result<(String, 
             let text = String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_string())?;
             parse_manifest(&text).map(|v| (text, v))
         }) {
-            Ok((text, value)) => {
+            Ok((text, mut value)) => {
                 if let Some(path) = &saved
                     && let Err(e) = save_copy(path, text.as_bytes())
                 {
                     tracing::warn!("could not keep the manifest at {} ({e})", path.display());
+                }
+                if crate::native_manifest::needs_python(&value) {
+                    let zip_url = components_url(&url);
+                    match fetch_components(&zip_url) {
+                        Ok(Some(code)) => {
+                            keep_components(saved.as_deref(), &code);
+                            abrs_declarative::components::attach(&mut value, code);
+                        }
+                        Ok(None) => {}
+                        Err(why) => {
+                            return Err(Error::Registry {
+                                detail: format!(
+                                    "the custom components of `{name}` ({zip_url}) could not be \
+                                     fetched: {why}"
+                                ),
+                                guidance: "Check the network, or pass the manifest file with \
+                                           its components.py beside it (`--manifest PATH`)."
+                                    .into(),
+                            });
+                        }
+                    }
                 }
                 return Ok((url, value));
             }
@@ -92,7 +118,11 @@ pub fn connector_manifest(name: &str, version: Option<&str>) -> Result<(String, 
     if let Some(path) = &saved {
         match std::fs::read_to_string(path) {
             Ok(text) => match parse_manifest(&text) {
-                Ok(value) => {
+                Ok(mut value) => {
+                    if let Ok(code) = std::fs::read_to_string(path.with_file_name("components.py"))
+                    {
+                        abrs_declarative::components::attach(&mut value, code);
+                    }
                     tracing::info!("using the saved manifest {}", path.display());
                     return Ok((path.display().to_string(), value));
                 }
@@ -141,24 +171,49 @@ fn from_pypi(
         let text = std::fs::read_to_string(&path).map_err(|_| {
             format!("the PyPI package {requirement} (it has no {module}/manifest.yaml)")
         })?;
-        let value = parse_manifest(&text)
+        let mut value = parse_manifest(&text)
             .map_err(|why| format!("{module}/manifest.yaml of {requirement} ({why})"))?;
-        if staging.join(&module).join("components.py").exists() {
-            tracing::warn!(
-                "{requirement} has a components.py beside its manifest: its custom components \
-                 need the Python CDK"
-            );
-        }
         if let Some(saved) = saved
             && let Err(e) = save_copy(saved, text.as_bytes())
         {
             tracing::warn!("could not keep the manifest at {} ({e})", saved.display());
+        }
+        if let Ok(code) = std::fs::read_to_string(staging.join(&module).join("components.py")) {
+            keep_components(saved, &code);
+            abrs_declarative::components::attach(&mut value, code);
         }
         tracing::info!("using the manifest of the PyPI package {requirement}");
         Ok((format!("{module}/manifest.yaml from {requirement}"), value))
     })();
     let _ = std::fs::remove_dir_all(&staging);
     result
+}
+
+/// Where the registry serves a manifest's custom components: `components.zip` beside it.
+pub fn components_url(manifest_url: &str) -> String {
+    match manifest_url.strip_suffix("manifest.yaml") {
+        Some(base) => format!("{base}components.zip"),
+        None => format!("{}/components.zip", manifest_url.trim_end_matches('/')),
+    }
+}
+
+/// `components.py` out of the `components.zip` at `url`; `None` when there is none (a 404).
+fn fetch_components(url: &str) -> std::result::Result<Option<String>, String> {
+    match http_get(url) {
+        Ok(bytes) => abrs_declarative::components::components_py_from_zip(&bytes).map(Some),
+        Err(why) if why.starts_with("HTTP 404") => Ok(None),
+        Err(why) => Err(why),
+    }
+}
+
+/// Keeps `code` as `components.py` beside the saved manifest copy (used offline later).
+fn keep_components(saved: Option<&Path>, code: &str) {
+    if let Some(saved) = saved {
+        let path = saved.with_file_name("components.py");
+        if let Err(e) = save_copy(&path, code.as_bytes()) {
+            tracing::warn!("could not keep the components at {} ({e})", path.display());
+        }
+    }
 }
 
 #[cfg(test)]

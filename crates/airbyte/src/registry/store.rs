@@ -306,14 +306,7 @@ fn describe(e: &reqwest::Error) -> String {
             timeout().as_secs_f64()
         );
     }
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
+    crate::http_error::describe(e)
 }
 
 /// Reads `oss_registry.json`'s shape; the error completes "<place> …".

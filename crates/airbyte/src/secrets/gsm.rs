@@ -220,7 +220,10 @@ impl GoogleGSMSecretManager {
             .build()
             .map_err(|e| GsmError::Request {
                 url: "-".into(),
-                reason: format!("cannot set up the HTTP client: {}", describe_http_error(&e)),
+                reason: format!(
+                    "cannot set up the HTTP client: {}",
+                    crate::http_error::describe(&e)
+                ),
             })?;
         let base_url = options
             .base_url
@@ -547,7 +550,7 @@ impl GsmClient {
                 .bearer_auth(token.expose())
                 .header("accept", "application/json")
                 .send()
-                .map_err(|e| failed(describe_http_error(&e)))?;
+                .map_err(|e| failed(crate::http_error::describe(&e)))?;
             let status = response.status();
             if status == reqwest::StatusCode::UNAUTHORIZED && !renew {
                 renew = true;
@@ -558,7 +561,7 @@ impl GsmClient {
             }
             let text = response
                 .text()
-                .map_err(|e| failed(describe_http_error(&e)))?;
+                .map_err(|e| failed(crate::http_error::describe(&e)))?;
             if !status.is_success() {
                 return Err(failed(self.status_reason(status, &text)));
             }
@@ -627,20 +630,4 @@ fn credentials(options: &GsmOptions) -> Result<(SecretString, String), GsmError>
             }
         }
     }
-}
-
-/// A reqwest error with its causes (its top-level message alone says little). reqwest's
-/// messages name the URL, which holds no secret here.
-pub(crate) fn describe_http_error(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    if e.is_timeout() {
-        text.push_str(" (timed out)");
-    }
-    text
 }

@@ -11,7 +11,7 @@ use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use serde_json::{Value, json};
 
 use super::SecretString;
-use super::gsm::{GsmError, describe_http_error};
+use super::gsm::GsmError;
 
 /// The OAuth2 scope the Secret Manager API needs.
 pub(crate) const CLOUD_PLATFORM_SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
@@ -197,11 +197,11 @@ pub(crate) fn fetch_token(
         .header("content-type", "application/x-www-form-urlencoded")
         .body(body)
         .send()
-        .map_err(|e| failed(describe_http_error(&e)))?;
+        .map_err(|e| failed(crate::http_error::describe(&e)))?;
     let status = response.status();
     let text = response
         .text()
-        .map_err(|e| failed(describe_http_error(&e)))?;
+        .map_err(|e| failed(crate::http_error::describe(&e)))?;
     let parsed: Option<Value> = serde_json::from_str(&text).ok();
     if !status.is_success() {
         // OAuth2 errors: {"error": "invalid_grant", "error_description": "..."}; never the

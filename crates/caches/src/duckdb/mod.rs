@@ -10,7 +10,7 @@ mod cache;
 mod dataset;
 mod destination_state;
 mod load;
-pub mod replay;
+mod replay;
 mod state;
 mod text_storage;
 mod types;

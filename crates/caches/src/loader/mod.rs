@@ -4,7 +4,7 @@
 //! stream (names, types), parsing records into Arrow batches, `_airbyte_meta`, and the commit
 //! policy (when data and state commit together). A backend (`crate::duckdb`, `crate::postgres`)
 //! creates and evolves the tables and applies what the writer hands it through
-//! [`LoadBackend`]: batches, "this column is text from now on", commits with their states.
+//! `LoadBackend`: batches, "this column is text from now on", commits with their states.
 //!
 //! Each record's `data` is parsed once: a serde visitor walks the top-level object, keeps each
 //! value as raw JSON text, matches its key to a column (a per-position cache makes the usual

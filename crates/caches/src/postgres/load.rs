@@ -10,7 +10,9 @@
 //!   each commit first applies them with one statement, `WITH s AS (SELECT DISTINCT ON (keys)
 //!   … ORDER BY keys, seq DESC), d AS (DELETE FROM table USING s WHERE keys match) INSERT INTO
 //!   table SELECT … FROM s`, then empties the staging table. Keys are matched with `=` (so
-//!   PostgreSQL can hash-join): rows whose key has a NULL are never replaced.
+//!   PostgreSQL can hash-join): rows whose key has a NULL are never replaced. A batch whose
+//!   BIGINT keys are new to the table and to the load (`KeyCover`) and distinct is copied
+//!   straight into the table instead: growing keys merge at the cost of an append.
 //! * Replace: batches go into `_abrs_shadow_<table>`, which replaces the table at finish in
 //!   the transaction that also writes the states that waited for it.
 
@@ -78,6 +80,17 @@ impl PgStream {
             self.target(schema),
             cols.join(", ")
         )
+    }
+
+    /// Merge: `COPY` straight into the table, for batches whose keys are new to it.
+    fn direct_copy_sql(&self) -> Option<String> {
+        self.staging.as_ref()?;
+        let cols: Vec<String> = self.names.iter().map(|c| quote_ident(c)).collect();
+        Some(format!(
+            "COPY {} ({}) FROM STDIN (FORMAT binary)",
+            self.final_table,
+            cols.join(", ")
+        ))
     }
 
     /// Merge: the statement that applies the staged rows, then empties the staging table.
@@ -199,7 +212,7 @@ impl PostgresCache {
                         // The batches' arrival order, `_abrs_seq`.
                         encs.push(Enc::Int8);
                     }
-                    (s.copy_sql.clone(), encs)
+                    (s.copy_sql.clone(), encs, s.direct_copy_sql())
                 })
                 .collect(),
             buf: Vec::new(),
@@ -348,6 +361,25 @@ impl PostgresCache {
             )
             .pg(|| format!("registering stream {:?} in {STREAMS_TABLE}", stream.name))?;
 
+        // Merge: the range of the first key column already in the table, when it is a BIGINT:
+        // batches of keys outside it (and outside every batch before) are copied straight in.
+        let key_cover = match plan.pk_idx.first() {
+            Some(&k) if method == WriteMethod::Merge && columns[k].ty == SqlType::BigInt => {
+                let sql = format!(
+                    "SELECT min({c})::BIGINT, max({c})::BIGINT FROM {final_table}",
+                    c = quote_ident(&columns[k].name)
+                );
+                match client
+                    .query_one(&sql, &[])
+                    .and_then(|r| Ok((r.try_get::<_, Option<i64>>(0)?, r.try_get(1)?)))
+                {
+                    Ok((Some(lo), Some(hi))) => KeyCover::Range(lo, hi),
+                    Ok(_) => KeyCover::Empty,
+                    Err(_) => KeyCover::Unknown,
+                }
+            }
+            _ => KeyCover::Unknown,
+        };
         let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
         let pk = plan.pk_idx.iter().map(|&i| names[i].clone()).collect();
         let pg = PgStream {
@@ -361,19 +393,18 @@ impl PostgresCache {
             pk,
             copy_sql: String::new(),
         };
-        Ok((
-            pg,
-            PreparedStream {
-                columns,
-                key_cover: KeyCover::Unknown,
-            },
-        ))
+        Ok((pg, PreparedStream { columns, key_cover }))
     }
 }
 
 impl LoadBackend for PgLoad {
     fn insert(&mut self, b: LoadBatch) -> Result<()> {
-        if let Some(staged) = self.staged.get_mut(b.stream) {
+        // A merge batch whose keys are each once in it and in no row of the table or of an
+        // earlier batch replaces nothing: it is copied straight into the table (growing keys
+        // then merge at the cost of an append). Later batches with its keys still replace
+        // its rows at the next commit.
+        let direct = b.distinct_keys && b.skip_delete;
+        if !direct && let Some(staged) = self.staged.get_mut(b.stream) {
             *staged = true;
         }
         let bytes = b.batch.get_array_memory_size();
@@ -382,6 +413,7 @@ impl LoadBackend for PgLoad {
             rows: b.rows,
             batch: b.batch,
             bytes,
+            direct,
         })
     }
 
@@ -481,6 +513,8 @@ pub(crate) enum Op {
         rows: usize,
         batch: arrow::record_batch::RecordBatch,
         bytes: usize,
+        /// Merge: straight into the table (see `PgLoad::insert`), not into the staging table.
+        direct: bool,
     },
     /// A column's wire format changed (after an `ALTER … TYPE`).
     SetEncoding {
@@ -505,8 +539,9 @@ pub(crate) struct PgApply {
     schema_name: String,
     table_prefix: String,
     source_name: String,
-    /// Per stream: the COPY statement and the wire format of each column.
-    copy: Vec<(String, Vec<Enc>)>,
+    /// Per stream: the COPY statement, the wire format of each column, and for merges the
+    /// COPY straight into the table (its columns: all but the last, `_abrs_seq`).
+    copy: Vec<(String, Vec<Enc>, Option<String>)>,
     /// The COPY data being built (reused).
     buf: Vec<u8>,
     in_transaction: bool,
@@ -540,9 +575,14 @@ impl Apply for PgApply {
                 rows,
                 batch,
                 bytes: _,
+                direct,
             } => {
-                let Some((sql, encs)) = self.copy.get(stream) else {
+                let Some((staged_sql, all_encs, direct_sql)) = self.copy.get(stream) else {
                     return Err(CacheError::WriterPoisoned);
+                };
+                let (sql, encs) = match direct_sql {
+                    Some(d) if direct => (d, &all_encs[..all_encs.len().saturating_sub(1)]),
+                    _ => (staged_sql, &all_encs[..]),
                 };
                 let what = || format!("copying {rows} rows: {sql}");
                 let mut writer = self.client.copy_in(sql.as_str()).pg(what)?;
@@ -571,7 +611,7 @@ impl Apply for PgApply {
                 if let Some(e) = self
                     .copy
                     .get_mut(stream)
-                    .and_then(|(_, encs)| encs.get_mut(column))
+                    .and_then(|(_, encs, _)| encs.get_mut(column))
                 {
                     *e = enc;
                 }

@@ -15,8 +15,10 @@
 //!   the last commit, and a re-run resumes from its state.
 
 mod copy;
+mod destination_state;
 mod load;
 mod read;
+mod replay;
 mod types;
 
 use std::fmt;

@@ -26,7 +26,7 @@ pub struct Args {
     sql: String,
     /// The cache: a DuckDB file or a PostgreSQL URL,
     /// `postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?schema=S]` (password also from
-    /// PGPASSWORD). Default: the default cache.
+    /// PGPASSWORD; PASSWORD may be `secret_reference::NAME`). Default: the default cache.
     #[arg(long, value_name = "FILE.duckdb|URL")]
     cache: Option<String>,
     /// Output format.

@@ -26,7 +26,8 @@ pub struct Args {
     streams: String,
     /// The cache to load into: a DuckDB file, or a PostgreSQL database as
     /// `postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?schema=S&table_prefix=P]` (password
-    /// also from PGPASSWORD; schema default `airbyte_raw`). Default: the default cache,
+    /// also from PGPASSWORD; PASSWORD may be `secret_reference::NAME`; schema default
+    /// `airbyte_raw`). Default: the default cache,
     /// `<AIRBYTE_CACHE_ROOT or .cache>/default_cache/default_cache.duckdb`.
     #[arg(long, value_name = "FILE.duckdb|URL")]
     cache: Option<String>,
@@ -161,6 +162,14 @@ fn progress_line(p: &ab::ReadProgress) -> String {
     )
 }
 
+/// `PGPASSWORD`, when set and not empty: the password of a PostgreSQL URL without one.
+pub(crate) fn pg_password() -> Option<ab::Password> {
+    std::env::var("PGPASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .map(ab::Password::new)
+}
+
 /// The cache of a `--cache` value (a DuckDB file or a PostgreSQL URL; none: the default
 /// cache) with `--table-prefix` (when not empty, it overrides a URL's `table_prefix`). A URL
 /// without a password takes `PGPASSWORD`.
@@ -168,11 +177,7 @@ pub(crate) fn parse_cache(spec: Option<&str>, table_prefix: &str) -> Result<ab::
     let cache = match spec {
         None => ab::Cache::DuckDb(ab::default_cache()),
         Some(spec) => {
-            let password = std::env::var("PGPASSWORD")
-                .ok()
-                .filter(|p| !p.is_empty())
-                .map(ab::Password::new);
-            ab::Cache::from_spec(spec, password).map_err(ab::Error::from)?
+            ab::hydrate_cache(ab::Cache::from_spec(spec, pg_password()).map_err(ab::Error::from)?)?
         }
     };
     Ok(match cache {

@@ -35,18 +35,21 @@ pub struct Args {
     #[arg(long, value_name = "A,B|*", default_value = "*")]
     streams: String,
     /// `default`: read into the default DuckDB cache, then send what the destination has not
-    /// confirmed yet; `none`: pass the source's records straight through; or a DuckDB file.
+    /// confirmed yet; `none`: pass the source's records straight through; or a DuckDB file or
+    /// a `postgresql://USER[:PASSWORD]@HOST:PORT/DB?schema=S` URL (password also from
+    /// PGPASSWORD or `secret_reference::NAME`).
     #[arg(
         long,
-        value_name = "none|default|FILE.duckdb",
+        value_name = "none|default|FILE.duckdb|URL",
         default_value = "default"
     )]
     cache: String,
     /// Where the destination's confirmed state is kept: `default` (the cache, or the default
-    /// cache with --cache none), `none` (no state: every sync starts over) or a DuckDB file.
+    /// cache with --cache none), `none` (no state: every sync starts over), a DuckDB file or a
+    /// PostgreSQL URL.
     #[arg(
         long,
-        value_name = "default|none|FILE.duckdb",
+        value_name = "default|none|FILE.duckdb|URL",
         default_value = "default"
     )]
     state_cache: String,
@@ -106,21 +109,9 @@ fn cache_choice(text: &str) -> Result<ab::CacheChoice> {
     Ok(match text.trim() {
         "" | "default" => ab::CacheChoice::Default,
         "none" | "false" => ab::CacheChoice::None,
-        spec => match ab::Cache::from_spec(spec, None).map_err(ab::Error::from)? {
-            ab::Cache::DuckDb(c) => ab::CacheChoice::Given(c),
-            other => {
-                return Err(ab::Error::input(
-                    format!(
-                        "`abrs sync` cannot use the {} cache {} yet: replaying a cache into a \
-                         destination needs a DuckDB cache",
-                        other.kind(),
-                        other.describe()
-                    ),
-                    "pass a DuckDB file, `default` or `none` to --cache and --state-cache",
-                )
-                .into());
-            }
-        },
+        spec => ab::Cache::from_spec(spec, crate::commands::read::pg_password())
+            .map_err(ab::Error::from)?
+            .into(),
     })
 }
 

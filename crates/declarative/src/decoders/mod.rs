@@ -1,6 +1,8 @@
 //! Decoders: how a response body becomes the bodies records are extracted from (JSON, JSON
 //! lines, and the CDK's composite decoders: gzip, CSV).
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use crate::engine_error::{EngineError, Result};
@@ -63,17 +65,11 @@ impl Decoder {
     /// yields for each file of the archive, in order (not a zip archive is an error).
     pub fn decode(&self, response: &HttpResponse) -> Result<Vec<Value>> {
         Ok(match self {
-            Self::Json => match response.json() {
-                Some(Value::Array(items)) if !items.is_empty() => items.clone(),
-                Some(Value::Array(_)) | Some(Value::Null) => vec![Value::Object(Map::new())],
-                Some(v) => vec![v.clone()],
-                None => {
-                    if !response.body.is_empty() {
-                        tracing::warn!(url = %response.url, "the response is not JSON; it gives no records");
-                    }
-                    vec![Value::Object(Map::new())]
-                }
-            },
+            Self::Json => self
+                .decode_borrowed(response)?
+                .into_iter()
+                .map(Cow::into_owned)
+                .collect(),
             Self::Jsonl => parsers::json_lines(&response.body, &response.url),
             Self::Composite(parser) => {
                 parser
@@ -97,6 +93,30 @@ impl Decoder {
                 })?
             }
         })
+    }
+
+    /// [`Decoder::decode`], borrowing the bodies of a JSON response from its parsed body
+    /// (parsed once per response) instead of copying them: records are then copied once, when
+    /// they are extracted.
+    pub fn decode_borrowed<'a>(&self, response: &'a HttpResponse) -> Result<Vec<Cow<'a, Value>>> {
+        if *self == Self::Json {
+            return Ok(match response.json() {
+                Some(Value::Array(items)) if !items.is_empty() => {
+                    items.iter().map(Cow::Borrowed).collect()
+                }
+                Some(Value::Array(_)) | Some(Value::Null) => {
+                    vec![Cow::Owned(Value::Object(Map::new()))]
+                }
+                Some(v) => vec![Cow::Borrowed(v)],
+                None => {
+                    if !response.body.is_empty() {
+                        tracing::warn!(url = %response.url, "the response is not JSON; it gives no records");
+                    }
+                    vec![Cow::Owned(Value::Object(Map::new()))]
+                }
+            });
+        }
+        Ok(self.decode(response)?.into_iter().map(Cow::Owned).collect())
     }
 }
 

@@ -88,30 +88,83 @@ impl DpathExtractor {
             ),
         };
         let mut out = Vec::new();
-        for body in self.decoder.decode(response)? {
-            let extracted = if glob.is_empty() {
-                body
+        // Bodies are borrowed from the parsed response: each record is copied once, here.
+        let take = |out: &mut Vec<Value>, extracted: &Value| match extracted {
+            Value::Array(items) => out.extend(items.iter().cloned()),
+            v if truthy(v) => out.push(v.clone()),
+            _ => {}
+        };
+        for body in self.decoder.decode_borrowed(response)? {
+            if glob.is_empty() {
+                take(&mut out, &body);
             } else if star {
-                Value::Array(
+                // Every value the glob matches is a record (a matched list included).
+                out.extend(
                     dpath::values(&body, &glob)
                         .map_err(fail)?
                         .into_iter()
-                        .cloned()
-                        .collect(),
-                )
-            } else {
-                dpath::get(&body, &glob)
-                    .map_err(fail)?
-                    .cloned()
-                    .unwrap_or_else(|| Value::Array(Vec::new()))
-            };
-            match extracted {
-                Value::Array(items) => out.extend(items),
-                v if truthy(&v) => out.push(v),
-                _ => {}
+                        .cloned(),
+                );
+            } else if let Some(v) = dpath::get(&body, &glob).map_err(fail)? {
+                take(&mut out, v);
             }
         }
         Ok(out)
+    }
+
+    /// The field path as plain keys through mappings, when it is one (no glob, no list index,
+    /// the JSON decoder): then the records can be moved out of the parsed body instead of
+    /// copied ([`DpathExtractor::take_records`]).
+    pub fn plain_path(&self) -> Option<Vec<String>> {
+        if self.decoder != Decoder::Json || self.field_path.is_empty() {
+            return None;
+        }
+        let context = Context::new(&self.config);
+        let mut keys = Vec::with_capacity(self.field_path.len());
+        for segment in &self.field_path {
+            let key = segment.eval(&context).ok()?;
+            let key = key.as_str()?;
+            if key.is_empty() || key.contains(['*', '?', '[', ']']) {
+                return None;
+            }
+            keys.push(key.to_string());
+        }
+        Some(keys)
+    }
+
+    /// The records at `path` (from [`DpathExtractor::plain_path`]) of a body that is a
+    /// mapping, borrowed: what [`DpathExtractor::extract`] would copy. `None` when the path
+    /// runs through something that is not a mapping (the general extraction decides then).
+    pub fn records_at<'a>(body: &'a Value, path: &[String]) -> Option<Vec<&'a Value>> {
+        let mut at = body;
+        for key in path {
+            match at.as_object()?.get(key) {
+                Some(v) => at = v,
+                None => return Some(Vec::new()),
+            }
+        }
+        Some(match at {
+            Value::Array(items) => items.iter().collect(),
+            v if truthy(v) => vec![v],
+            _ => Vec::new(),
+        })
+    }
+
+    /// The records at `path` moved out of `body` (which [`DpathExtractor::records_at`]
+    /// accepted).
+    pub fn take_records(mut body: Value, path: &[String]) -> Vec<Value> {
+        let mut at = &mut body;
+        for key in path {
+            match at.as_object_mut().and_then(|m| m.get_mut(key)) {
+                Some(v) => at = v,
+                None => return Vec::new(),
+            }
+        }
+        match std::mem::take(at) {
+            Value::Array(items) => items,
+            v if truthy(&v) => vec![v],
+            _ => Vec::new(),
+        }
     }
 
     fn path_text(&self, evaluated: &[Value]) -> Vec<String> {

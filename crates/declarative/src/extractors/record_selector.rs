@@ -131,6 +131,22 @@ impl RecordSelector {
         self.filter_and_transform(extracted, context, schema)
     }
 
+    /// The field path of the records when they are emitted as extracted (no filter, no
+    /// transformation, no normalization for `schema`) from a JSON body by a plain path: they
+    /// can then be moved out of the body, not copied (see [`DpathExtractor::plain_path`]).
+    pub fn passthrough_path(&self, schema: &Value) -> Option<Vec<String>> {
+        let normalizes =
+            self.normalizer.is_some() && schema.as_object().is_some_and(|s| !s.is_empty());
+        if self.filter.is_some()
+            || !self.transformations.is_empty()
+            || self.client_side_incremental
+            || normalizes
+        {
+            return None;
+        }
+        self.extractor.plain_path()
+    }
+
     /// A selector that only extracts (no filter, transformation or normalization): an async
     /// job's download retriever, whose records the `AsyncRetriever`'s own selector then
     /// filters and transforms.

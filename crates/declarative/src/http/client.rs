@@ -1,8 +1,9 @@
 //! The engine's HTTP client.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use super::{HttpRequest, HttpResponse, RequestBody, Secrets};
+use super::{HttpObserver, HttpRequest, HttpResponse, RequestBody, Secrets};
 use crate::engine_error::{EngineError, Result};
 
 /// How the client is set up.
@@ -25,10 +26,21 @@ impl Default for HttpClientOptions {
 }
 
 /// One client for a whole run: connections are reused across streams and pages.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct HttpClient {
     client: reqwest::blocking::Client,
     secrets: Secrets,
+    observer: Option<Arc<dyn HttpObserver>>,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("client", &self.client)
+            .field("secrets", &self.secrets)
+            .field("observed", &self.observer.is_some())
+            .finish()
+    }
 }
 
 impl HttpClient {
@@ -46,7 +58,22 @@ impl HttpClient {
                 url: "-".into(),
                 message: format!("cannot set up the HTTP client: {e}"),
             })?;
-        Ok(Self { client, secrets })
+        Ok(Self {
+            client,
+            secrets,
+            observer: None,
+        })
+    }
+
+    /// The client with `observer` watching every exchange it makes.
+    pub fn with_observer(mut self, observer: Arc<dyn HttpObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// The observer, if any.
+    pub fn observer(&self) -> Option<&dyn HttpObserver> {
+        self.observer.as_deref()
     }
 
     /// The secrets this client masks.
@@ -124,12 +151,11 @@ impl HttpClient {
             bytes = body.len(),
             "HTTP response"
         );
-        Ok(HttpResponse::new(
-            status,
-            headers,
-            body,
-            request.url.clone(),
-        ))
+        let response = HttpResponse::new(status, headers, body, request.url.clone());
+        if let Some(observer) = &self.observer {
+            observer.exchange(request, &response);
+        }
+        Ok(response)
     }
 }
 

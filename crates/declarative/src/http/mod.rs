@@ -4,9 +4,11 @@
 
 mod client;
 mod masking;
+mod observer;
 
 pub use client::{HttpClient, HttpClientOptions, fetch_text};
 pub use masking::Secrets;
+pub use observer::HttpObserver;
 
 use serde_json::Value;
 
@@ -45,7 +47,7 @@ pub struct HttpResponse {
     pub body: Vec<u8>,
     /// The URL that was requested.
     pub url: String,
-    json: std::sync::OnceLock<Option<Value>>,
+    json: std::sync::OnceLock<Option<std::sync::Arc<Value>>>,
 }
 
 impl HttpResponse {
@@ -76,9 +78,27 @@ impl HttpResponse {
 
     /// The body as JSON, or `None` when it is not JSON.
     pub fn json(&self) -> Option<&Value> {
+        self.json_shared().map(|v| &**v)
+    }
+
+    /// The body as JSON (parsed once), shared: what templates see of it is converted lazily
+    /// from it (see [`crate::interpolation::Context::set_shared`]).
+    pub fn json_shared(&self) -> Option<&std::sync::Arc<Value>> {
         self.json
-            .get_or_init(|| serde_json::from_slice(&self.body).ok())
+            .get_or_init(|| {
+                serde_json::from_slice(&self.body)
+                    .ok()
+                    .map(std::sync::Arc::new)
+            })
             .as_ref()
+    }
+
+    /// Takes the parsed body out of the response (parsed now if it was not yet), without a
+    /// copy when nothing else holds it.
+    pub fn take_json(&mut self) -> Option<Value> {
+        self.json_shared();
+        let shared = self.json.take().flatten()?;
+        Some(std::sync::Arc::try_unwrap(shared).unwrap_or_else(|shared| (*shared).clone()))
     }
 
     /// The body as text (lossy).

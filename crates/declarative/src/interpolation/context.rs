@@ -31,6 +31,18 @@ impl Context {
         self
     }
 
+    /// [`Context::set`] for a large JSON value held in an `Arc` (a response body): a mapping
+    /// becomes a template mapping whose members are converted when a template reads them, so
+    /// `response.next_page` does not convert the thousand records beside it.
+    pub fn set_shared(&mut self, name: &str, value: &Arc<serde_json::Value>) -> &mut Self {
+        let converted = match &**value {
+            serde_json::Value::Object(_) => Value::from_object(LazyMap(Arc::clone(value))),
+            other => Value::from(Serde(other)),
+        };
+        Arc::make_mut(&mut self.vars).insert(name.to_string(), converted);
+        self
+    }
+
     /// [`Context::set`], by value.
     pub fn with(mut self, name: &str, value: &serde_json::Value) -> Self {
         self.set(name, value);
@@ -100,6 +112,41 @@ impl Object for Scope {
             ]);
         }
         Enumerator::Values(keys)
+    }
+}
+
+/// A JSON mapping seen by templates with its members converted on access (see
+/// [`Context::set_shared`]); it behaves as the converted mapping (members in order, `dict`).
+#[derive(Debug)]
+struct LazyMap(Arc<serde_json::Value>);
+
+impl LazyMap {
+    fn map(&self) -> Option<&serde_json::Map<String, serde_json::Value>> {
+        self.0.as_object()
+    }
+}
+
+impl Object for LazyMap {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.map()?
+            .get(key.as_str()?)
+            .map(|v| Value::from(Serde(v)))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(
+            self.map()
+                .map(|m| m.keys().map(|k| Value::from(k.as_str())).collect())
+                .unwrap_or_default(),
+        )
+    }
+
+    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+        Some(self.map().map_or(0, |m| m.len()))
     }
 }
 

@@ -65,8 +65,8 @@ impl PaginationStrategy for CursorPagination {
 
     fn next_page_token(&self, page: Page<'_>) -> Result<Option<Value>> {
         let mut context = Context::new(&self.config);
+        page.set_response(&mut context);
         context
-            .set("response", page.body)
             .set("headers", &page.response.headers_json())
             .set("last_record", page.last_record.unwrap_or(&Value::Null))
             .set("last_page_size", &Value::from(page.emitted));

@@ -11,6 +11,8 @@ pub use default_paginator::DefaultPaginator;
 pub use offset_increment::OffsetIncrement;
 pub use page_increment::PageIncrement;
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use crate::engine_error::Result;
@@ -26,6 +28,9 @@ pub struct Page<'a> {
     pub response: &'a HttpResponse,
     /// Its first decoded body (what templates see as `response`).
     pub body: &'a Value,
+    /// The same body when it is the whole parsed JSON response, shared (converted for
+    /// templates lazily, [`Page::set_response`]).
+    pub shared_body: Option<&'a std::sync::Arc<Value>>,
     /// Records the selector extracted from it (before filtering).
     pub extracted: usize,
     /// Records emitted from it.
@@ -34,6 +39,16 @@ pub struct Page<'a> {
     pub last_record: Option<&'a Value>,
     /// The token that fetched it (`None` for the first page without an initial token).
     pub last_token: Option<&'a Value>,
+}
+
+impl Page<'_> {
+    /// Sets `response` in `context` to the page's body.
+    pub fn set_response(&self, context: &mut crate::interpolation::Context) {
+        match self.shared_body {
+            Some(shared) => context.set_shared("response", shared),
+            None => context.set("response", self.body),
+        };
+    }
 }
 
 /// A pagination strategy.
@@ -101,13 +116,13 @@ impl Paginator for NoPagination {
 
 /// The first body a JSON decoder yields for a response (a list body yields its first item; an
 /// empty or invalid body yields `{}`), which is what pagination templates see as `response`.
-pub fn first_body(response: &HttpResponse) -> Value {
+pub fn first_body(response: &HttpResponse) -> Cow<'_, Value> {
     match response.json() {
         Some(Value::Array(items)) => items
             .first()
-            .cloned()
-            .unwrap_or_else(|| Value::Object(Default::default())),
-        Some(v) => v.clone(),
-        None => Value::Object(Default::default()),
+            .map(Cow::Borrowed)
+            .unwrap_or_else(|| Cow::Owned(Value::Object(Default::default()))),
+        Some(v) => Cow::Borrowed(v),
+        None => Cow::Owned(Value::Object(Default::default())),
     }
 }

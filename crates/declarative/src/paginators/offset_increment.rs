@@ -65,7 +65,7 @@ impl PaginationStrategy for OffsetIncrement {
     fn next_page_token(&self, page: Page<'_>) -> Result<Option<Value>> {
         let size = page.extracted as i64;
         let mut context = Context::new(&self.config);
-        context.set("response", page.body);
+        page.set_response(&mut context);
         let requested = self.eval_size(&context)?;
         if requested.is_some_and(|r| r != 0 && size < r) || size == 0 {
             return Ok(None);

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::decoders::Decoder;
 use crate::engine_error::{EngineError, Result};
-use crate::extractors::RecordSelector;
+use crate::extractors::{DpathExtractor, RecordSelector};
 use crate::factory::Node;
 use crate::http::{HttpClient, HttpResponse};
 use crate::paginators::{self, Page, Paginator};
@@ -122,12 +122,23 @@ impl SimpleRetriever {
         stop_after: Option<&dyn Fn(&Value) -> bool>,
         on_record: &mut dyn FnMut(Value) -> Result<bool>,
     ) -> Result<()> {
+        let observer = client.observer();
+        if let Some(o) = observer
+            && !o.slice_started(self.requester.stream_name(), slice)
+        {
+            return Ok(());
+        }
+        // A test read's page limit ends the slice quietly; the runaway guard is an error.
+        let page_limit = observer.and_then(|o| o.page_limit());
         let mut first = true;
         let mut token: Option<Value> = match slice.extra_fields.get(CHILD_RESPONSE) {
             Some(_) => None,
             None => self.paginator.initial_token(),
         };
-        for _ in 0..MAX_PAGES_PER_SLICE {
+        for page_number in 0..MAX_PAGES_PER_SLICE {
+            if page_limit.is_some_and(|limit| page_number >= limit) {
+                return Ok(());
+            }
             let wrapped = token
                 .as_ref()
                 .map(|t| serde_json::json!({ "next_page_token": t }));
@@ -149,7 +160,7 @@ impl SimpleRetriever {
                 _ => None,
             };
             first = false;
-            let response = match lazy_page {
+            let mut response = match lazy_page {
                 // `LazySimpleRetriever`: the first page is in the parent record.
                 Some(page) => HttpResponse::new(
                     200,
@@ -161,6 +172,46 @@ impl SimpleRetriever {
                     .requester
                     .send(client, &context, extra, path.as_deref())?,
             };
+            // Records emitted as extracted from a JSON mapping are moved out of the parsed
+            // body once the paginator has seen it, not copied.
+            let passthrough = match (lazy_page, response.ok()) {
+                (None, true) => self.selector.passthrough_path(schema),
+                _ => None,
+            };
+            if let Some(path) = passthrough
+                && let Some((emitted, last_record)) = response
+                    .json_shared()
+                    .filter(|body| body.is_object())
+                    .and_then(|body| DpathExtractor::records_at(body, &path))
+                    .filter(|records| records.iter().all(|r| r.is_object()))
+                    .map(|records| (records.len(), records.last().map(|r| (*r).clone())))
+            {
+                let next = self.paginator.next_page_token(Page {
+                    response: &response,
+                    body: response.json().unwrap_or(&Value::Null),
+                    shared_body: response.json_shared(),
+                    extracted: emitted,
+                    emitted,
+                    last_record: last_record.as_ref(),
+                    last_token: token.as_ref(),
+                });
+                let body = response.take_json().unwrap_or_default();
+                for record in DpathExtractor::take_records(body, &path) {
+                    if !on_record(record)? {
+                        return Ok(());
+                    }
+                }
+                if let (Some(stop), Some(last)) = (stop_after, last_record.as_ref())
+                    && stop(last)
+                {
+                    return Ok(());
+                }
+                match next? {
+                    Some(next) => token = Some(next),
+                    None => return Ok(()),
+                }
+                continue;
+            }
             let page = self.selector.select(&response, &context, schema)?;
             let emitted = page.records.len();
             let last_record = page.records.last().cloned();
@@ -183,15 +234,22 @@ impl SimpleRetriever {
             // decoder yields (the CDK's paginators decode with it).
             let body = match &self.decoder {
                 Decoder::Json => paginators::first_body(&response),
-                other => other
-                    .decode(&response)?
-                    .into_iter()
-                    .next()
-                    .unwrap_or_else(|| Value::Object(Default::default())),
+                other => std::borrow::Cow::Owned(
+                    other
+                        .decode(&response)?
+                        .into_iter()
+                        .next()
+                        .unwrap_or_else(|| Value::Object(Default::default())),
+                ),
             };
+            // The whole parsed body, shared, when it is what templates see.
+            let shared_body = response
+                .json_shared()
+                .filter(|shared| std::ptr::eq(&***shared, &*body));
             let next = self.paginator.next_page_token(Page {
                 response: &response,
                 body: &body,
+                shared_body,
                 extracted: page.extracted,
                 emitted,
                 last_record: last_record.as_ref(),
