@@ -1,8 +1,8 @@
 //! A manifest with Python components (`tests/fixtures/manifests/components_greeting`: a
 //! `CustomTransformation` in the `components.py` beside it) runs through the Python CDK with
 //! that code injected into the config (`__injected_components_py` and its md5), as PyAirbyte's
-//! `source_manifest=Path` does. The end-to-end read uses the differential kit's CDK venv
-//! (`~/.cache/airbyte-rs/declarative/cdk-venv`, made by its `setup_cdk.sh`).
+//! `source_manifest=Path` does. The end-to-end read installs airbyte-cdk from PyPI with our own
+//! venv executor, into the install root the other CDK tests share (`manifest_cdk.rs`).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -94,30 +94,19 @@ fn serve(mut stream: std::net::TcpStream) {
 
 #[test]
 fn a_manifest_with_components_reads_through_the_cdk() {
-    let home = std::env::var_os("HOME")
+    let root = std::env::var_os("HOME")
         .map(PathBuf::from)
-        .unwrap_or_default();
-    let cdk_venv = home.join(".cache/airbyte-rs/declarative/cdk-venv");
-    assert!(
-        cdk_venv.join("bin/source-declarative-manifest").is_file(),
-        "this test runs the real CDK: make its venv with ../shared/declarative/setup_cdk.sh"
-    );
-    // The CDK's venv where the executor looks for it, without installing anything.
-    let root = tempfile::tempdir().unwrap();
-    std::os::unix::fs::symlink(
-        &cdk_venv,
-        root.path().join(".venv-source-declarative-manifest"),
-    )
-    .unwrap();
+        .unwrap_or_else(std::env::temp_dir)
+        .join(".cache/airbyte-rs/test-venvs");
     let mut src = ab::get_source(
         "source-greeting",
         Some(json!({"base_url": mock_api()})),
         ab::SourceOptions {
-            install_root: Some(root.path().to_path_buf()),
+            install_root: Some(root),
             ..options()
         },
     )
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap_or_else(|e| panic!("installing airbyte-cdk for the manifest: {e}"));
     assert!(
         src.executor().describe().contains("airbyte-cdk"),
         "{}",
