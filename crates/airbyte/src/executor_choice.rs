@@ -78,16 +78,9 @@ fn is_default_image_word(s: &str) -> bool {
     )
 }
 
+/// `name` on PATH, as an executable file.
 fn find_on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| is_executable_file(p))
-}
-
-fn is_executable_file(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    abrs_connectors::which(name, None)
 }
 
 /// A connector name used to name venvs and images: the file name of a path.

@@ -118,14 +118,7 @@ pub fn list_connectors(install_type: InstallType) -> Result<Vec<ConnectorMetadat
 
 /// Whether Docker can be run here (PyAirbyte's `is_docker_installed`: `docker` on PATH).
 pub fn docker_available() -> bool {
-    let Some(path) = std::env::var_os("PATH") else {
-        return false;
-    };
-    std::env::split_paths(&path).any(|dir| {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(dir.join("docker"))
-            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    })
+    abrs_connectors::which("docker", None).is_some()
 }
 
 /// Up to three of `candidates` closest to `name`: those with the `source-`/`destination-`

@@ -242,14 +242,18 @@ fn fallback(url: &str, offline: bool, why: &str) -> Result<Registry> {
 
 /// The snapshot bundled in the binary.
 pub fn bundled() -> Result<Registry> {
-    let connectors = parse(BUNDLED.as_bytes()).map_err(|detail| Error::Registry {
+    let bad = |detail: String| Error::Registry {
         detail: format!("the bundled registry snapshot {detail}"),
         guidance: "rebuild abrs after running scripts/gen-registry-snapshot.py".into(),
-    })?;
-    let date = serde_json::from_str::<Value>(BUNDLED)
-        .ok()
-        .and_then(|v| v.get("snapshot_date")?.as_str().map(str::to_string))
-        .unwrap_or_else(|| "undated".into());
+    };
+    let doc: Value =
+        serde_json::from_str(BUNDLED).map_err(|e| bad(format!("is not valid JSON ({e})")))?;
+    let connectors = connectors_of(&doc).map_err(bad)?;
+    let date = doc
+        .get("snapshot_date")
+        .and_then(Value::as_str)
+        .unwrap_or("undated")
+        .to_string();
     Ok(Registry {
         origin: RegistryOrigin::Bundled { date },
         connectors,
@@ -313,6 +317,11 @@ fn describe(e: &reqwest::Error) -> String {
 fn parse(bytes: &[u8]) -> std::result::Result<BTreeMap<String, ConnectorMetadata>, String> {
     let doc: Value = serde_json::from_slice(bytes)
         .map_err(|e| format!("is not valid JSON (truncated or not a registry?): {e}"))?;
+    connectors_of(&doc)
+}
+
+/// The connectors of a parsed `oss_registry.json`, by name.
+fn connectors_of(doc: &Value) -> std::result::Result<BTreeMap<String, ConnectorMetadata>, String> {
     let Some(sources) = doc.get("sources").and_then(Value::as_array) else {
         return Err("is not a connector registry: it has no `sources` list".into());
     };
