@@ -27,3 +27,6 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --release -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --release
 cargo test --workspace --release
+# The Python package: the wheel built with maturin (reusing the compiled DuckDB), installed into a
+# fresh venv, tests/python with pytest.
+bash scripts/test-python.sh

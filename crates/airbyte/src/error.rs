@@ -254,6 +254,17 @@ pub enum Error {
         source: abrs_caches::CacheError,
     },
 
+    /// The caller stopped a read ([`crate::ReadOptions::cancel`], Ctrl-C in Python). Data
+    /// and state committed before stay in the cache; the next read resumes from there.
+    #[error(
+        "The read of `{name}` was interrupted. What was committed before stays in the cache; \
+         the next read resumes from its state."
+    )]
+    Interrupted {
+        /// The source's name.
+        name: String,
+    },
+
     /// Writing a file (e.g. a printed spec) failed.
     #[error("Could not write {}: {source}. Check that the directory exists and is writable.", path.display())]
     Io {

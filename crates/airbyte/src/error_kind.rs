@@ -117,7 +117,8 @@ impl Error {
             | Self::ValidationFailed { name, .. }
             | Self::StreamNotFound { name, .. }
             | Self::ConfigurationMissing { name, .. }
-            | Self::NoStreamsSelected { name, .. } => Some(name),
+            | Self::NoStreamsSelected { name, .. }
+            | Self::Interrupted { name } => Some(name),
             Self::WriteFailed { destination, .. } => Some(destination),
             _ => None,
         }

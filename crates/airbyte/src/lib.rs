@@ -31,6 +31,7 @@ pub mod documents;
 mod error;
 mod error_kind;
 mod executor_choice;
+mod global_log_layer;
 mod http_error;
 pub mod logs;
 pub mod native_manifest;
@@ -76,6 +77,6 @@ pub use abrs_connectors as connectors;
 pub use abrs_caches::arrow;
 
 pub use abrs_caches::{
-    Cache, CachedDataset, DuckDbCache, LoadOptions, LoadSummary, LoadTimings, Password,
+    Cache, CacheError, CachedDataset, DuckDbCache, LoadOptions, LoadSummary, LoadTimings, Password,
     PostgresCache, WriteMethod, WriteStrategy, default_cache, new_local_cache,
 };

@@ -11,6 +11,7 @@
 //!
 //! Files are created readable by their owner only: logs may name tables and streams.
 
+pub use crate::global_log_layer::GlobalLogLayer;
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use abrs_caches::{
@@ -46,6 +47,11 @@ pub struct ReadOptions {
     /// Called once the connector process is started, with its pid (`None` for in-process
     /// connectors): lets a program stop the connector's process group on Ctrl-C.
     pub on_connector_started: Option<ConnectorStartedCallback>,
+    /// Set from another thread to stop the read (a Ctrl-C in a Python caller): the connector
+    /// is stopped at its next message, what was committed stays, and the read returns
+    /// [`Error::Interrupted`]. Stopping a connector that sends nothing for a while is the
+    /// caller's job (its pid comes with `on_connector_started`).
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 /// Receives the pid of a started connector (see [`ReadOptions::on_connector_started`]).
@@ -216,6 +222,8 @@ impl ReadResult {
 enum PumpError {
     Connector(abrs_connectors::ConnectorError),
     Cache(abrs_caches::CacheError),
+    /// [`ReadOptions::cancel`] was set.
+    Cancelled,
 }
 
 impl From<abrs_connectors::ConnectorError> for PumpError {
@@ -500,8 +508,12 @@ impl Source {
         let mut last_progress = Instant::now();
         let mut bytes: u64 = 0;
         let progress = options.on_progress.clone();
+        let cancel = options.cancel.clone();
 
         let outcome = process.for_each(|decoded: Decoded<'_>| -> Result<Flow, PumpError> {
+            if cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed)) {
+                return Err(PumpError::Cancelled);
+            }
             match decoded {
                 Decoded::Record(record) => {
                     let len = record.data.get().len() as u64;
@@ -547,6 +559,9 @@ impl Source {
                 let e = match e {
                     PumpError::Connector(c) => Error::from_connector(self.name(), c),
                     PumpError::Cache(c) => Error::from(c),
+                    PumpError::Cancelled => Error::Interrupted {
+                        name: self.name().to_string(),
+                    },
                 };
                 // Dropping the writer rolls back what was not committed; committed data and
                 // state stay, so a re-run resumes from there.

@@ -334,3 +334,38 @@ fn faker_second_incremental_read_processes_nothing() {
     );
     assert!(provider.get_stream_state("users").is_some());
 }
+
+#[test]
+fn cancel_flag_stops_a_read_and_keeps_what_was_committed() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let cache = ab::DuckDbCache::new(dir.path().join("c.duckdb"));
+    let mut first = fixture_source(json!({"count": 3}));
+    first.select_streams(["products"]).expect("select");
+    read(&first, &cache, "auto", false);
+
+    let mut slow = fixture_source(json!({"count": 100000, "sleep_per_record": 0.01}));
+    slow.select_streams(["users"]).expect("select");
+    let cancel = Arc::new(AtomicBool::new(false));
+    let setter = {
+        let cancel = Arc::clone(&cancel);
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            cancel.store(true, Ordering::SeqCst);
+        })
+    };
+    let started = std::time::Instant::now();
+    let options = ab::ReadOptions {
+        cancel: Some(Arc::clone(&cancel)),
+        ..Default::default()
+    };
+    let err = slow.read(&cache, options).expect_err("interrupted");
+    setter.join().expect("setter");
+    assert!(matches!(err, ab::Error::Interrupted { .. }), "{err}");
+    assert!(err.to_string().contains("interrupted"), "{err}");
+    // It stopped at the flag, not at the end of 100,000 slow records.
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    assert_eq!(count(&cache, "products"), 5);
+}

@@ -278,6 +278,19 @@ impl CachedDataset {
         Ok(renderer.render_documents(records))
     }
 
+    /// All rows as one Arrow stream, its schema known even with no rows: what the Arrow C
+    /// stream interface hands to pyarrow, pandas or polars. The query runs now; a bad filter
+    /// fails here.
+    pub fn to_arrow_reader(
+        &self,
+    ) -> Result<Box<dyn arrow::record_batch::RecordBatchReader + Send>> {
+        let (schema, batches) = self.source.collect(&self.sql())?;
+        Ok(Box::new(arrow::record_batch::RecordBatchIterator::new(
+            batches.into_iter().map(Ok),
+            schema,
+        )))
+    }
+
     /// All rows as Arrow batches of at most `chunk_size` rows.
     pub fn to_arrow(&self, chunk_size: usize) -> Result<Vec<RecordBatch>> {
         let chunk_size = chunk_size.max(1);

@@ -7,7 +7,6 @@
 
 mod commands;
 mod connector_args;
-mod global_log;
 mod interrupt;
 mod output;
 
@@ -98,7 +97,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn init_logging() {
-    use tracing_subscriber::filter::{LevelFilter, Targets};
     use tracing_subscriber::prelude::*;
     use tracing_subscriber::{EnvFilter, fmt};
     let stderr_filter = EnvFilter::try_from_env("ABRS_LOG")
@@ -109,18 +107,11 @@ fn init_logging() {
         .with_target(false)
         .without_time()
         .with_filter(stderr_filter);
-    // The global log file (PyAirbyte's layout) gets our own info-level events; the HTTP and TLS
-    // crates' chatter stays out.
-    let file_filter = Targets::new()
-        .with_default(LevelFilter::INFO)
-        .with_target("hyper", LevelFilter::WARN)
-        .with_target("hyper_util", LevelFilter::WARN)
-        .with_target("reqwest", LevelFilter::WARN)
-        .with_target("rustls", LevelFilter::WARN)
-        .with_target("tokio_postgres", LevelFilter::WARN);
+    // The global log file (PyAirbyte's layout) gets our own info-level events.
+    let file_filter = airbyte::logs::GlobalLogLayer::default_filter();
     tracing_subscriber::registry()
         .with(stderr)
-        .with(global_log::GlobalLogLayer::from_env().with_filter(file_filter))
+        .with(airbyte::logs::GlobalLogLayer::from_env().with_filter(file_filter))
         .init();
 }
 

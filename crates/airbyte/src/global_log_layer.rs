@@ -6,7 +6,6 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 
-use airbyte as ab;
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
@@ -18,10 +17,23 @@ pub struct GlobalLogLayer {
 }
 
 impl GlobalLogLayer {
+    /// The filter the global log uses: our own info-level events; the HTTP, TLS and Postgres
+    /// crates' chatter stays out.
+    pub fn default_filter() -> tracing_subscriber::filter::Targets {
+        use tracing_subscriber::filter::{LevelFilter, Targets};
+        Targets::new()
+            .with_default(LevelFilter::INFO)
+            .with_target("hyper", LevelFilter::WARN)
+            .with_target("hyper_util", LevelFilter::WARN)
+            .with_target("reqwest", LevelFilter::WARN)
+            .with_target("rustls", LevelFilter::WARN)
+            .with_target("tokio_postgres", LevelFilter::WARN)
+    }
+
     /// The layer, in the format the environment asks for.
     pub fn from_env() -> Self {
         Self {
-            structured: ab::logs::structured_logging(),
+            structured: crate::logs::structured_logging(),
         }
     }
 }
@@ -93,6 +105,6 @@ impl<S: Subscriber> Layer<S> for GlobalLogLayer {
             text.push('\n');
             text
         };
-        let _ = ab::logs::GlobalLogWriter.write_all(line.as_bytes());
+        let _ = crate::logs::GlobalLogWriter.write_all(line.as_bytes());
     }
 }
