@@ -15,6 +15,8 @@ mkdir -p "$WORK"
 RECORDS=$WORK/records_$N.jsonl
 [ -s "$RECORDS" ] || python3 "$BENCH/gen_records.py" "$RECORDS" "$N"
 export BENCH_RECORDS_FILE=$RECORDS
+# No registry lookups or telemetry on either side (this machine is offline).
+export AIRBYTE_OFFLINE_MODE=1 DO_NOT_TRACK=1
 if [ ! -x "$PYAB/bin/python" ] || ! "$PYAB/bin/python" -c "import airbyte" 2>/dev/null; then
   rm -rf "$PYAB"; python3 -m venv "$PYAB"; "$PYAB/bin/pip" install -q 'airbyte==0.71.3'
 fi
