@@ -95,21 +95,11 @@ impl ConnectorArgs<'_> {
             version: self.version.clone(),
             pip_url: self.pip_url.clone(),
             pip_overrides: Vec::new(),
-            local_executable: self
-                .local_executable
-                .as_ref()
-                .map(path_text)
-                .transpose()?
-                .map(PathBuf::from),
+            local_executable: optional_path(self.local_executable.as_ref())?,
             docker_image: self.docker_image()?,
             use_host_network: self.use_host_network,
             install_if_missing: self.install_if_missing,
-            install_root: self
-                .install_root
-                .as_ref()
-                .map(path_text)
-                .transpose()?
-                .map(PathBuf::from),
+            install_root: optional_path(self.install_root.as_ref())?,
             use_python: self.use_python()?,
             source_manifest: source_manifest
                 .map(|m| manifest(name, m))
@@ -119,30 +109,21 @@ impl ConnectorArgs<'_> {
         })
     }
 
-    /// As destination options.
+    /// As destination options: the source options' conversions, without the source-only
+    /// fields.
     pub(crate) fn destination_options(&self) -> PyResult<ab::DestinationOptions> {
-        self.check_supported()?;
+        let s = self.source_options("", None)?;
         Ok(ab::DestinationOptions {
-            version: self.version.clone(),
-            pip_url: self.pip_url.clone(),
-            pip_overrides: Vec::new(),
-            local_executable: self
-                .local_executable
-                .as_ref()
-                .map(path_text)
-                .transpose()?
-                .map(PathBuf::from),
-            docker_image: self.docker_image()?,
-            use_host_network: self.use_host_network,
-            install_if_missing: self.install_if_missing,
-            install_root: self
-                .install_root
-                .as_ref()
-                .map(path_text)
-                .transpose()?
-                .map(PathBuf::from),
-            use_python: self.use_python()?,
-            config_change_callback: self.callback(),
+            version: s.version,
+            pip_url: s.pip_url,
+            pip_overrides: s.pip_overrides,
+            local_executable: s.local_executable,
+            docker_image: s.docker_image,
+            use_host_network: s.use_host_network,
+            install_if_missing: s.install_if_missing,
+            install_root: s.install_root,
+            use_python: s.use_python,
+            config_change_callback: s.config_change_callback,
         })
     }
 }
@@ -166,6 +147,14 @@ fn manifest(name: &str, value: &Bound<'_, PyAny>) -> PyResult<Option<ab::SourceM
         format!("`source_manifest` of `{name}` must be True, a dict, a path or a URL"),
         "pass the manifest as a dict, or the path or URL of its YAML file",
     ))
+}
+
+/// An optional `str` or `os.PathLike` argument as a path.
+fn optional_path(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<PathBuf>> {
+    value
+        .filter(|v| !v.is_none())
+        .map(|v| path_text(v).map(PathBuf::from))
+        .transpose()
 }
 
 /// A `str` or `os.PathLike` as text.
