@@ -21,6 +21,8 @@ pub struct BuildEnv {
     pub directory: Option<std::path::PathBuf>,
     /// The wait between two polls of an async job (the CDK's 5 s when `None`; tests shorten it).
     pub async_poll_interval: Option<std::time::Duration>,
+    /// The manifest's `api_budget`, shared by every requester built with this environment.
+    pub api_budget: Option<std::sync::Arc<crate::requesters::ApiBudget>>,
 }
 
 /// A component's node in the loaded manifest, with where it is.

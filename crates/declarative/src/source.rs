@@ -30,11 +30,16 @@ impl DeclarativeSource {
             secrets.add_from_spec(&spec, &config);
         }
         let client = HttpClient::new(&HttpClientOptions::default(), secrets)?;
-        let env = BuildEnv {
+        let mut env = BuildEnv {
             config,
             directory: manifest.directory().map(std::path::Path::to_path_buf),
             ..Default::default()
         };
+        if let Some(budget) = manifest.tree().get("api_budget").filter(|v| !v.is_null()) {
+            let path = ManifestPath::root().key("api_budget");
+            let built = crate::requesters::ApiBudget::from_node(Node::new(budget, &path, &env)?)?;
+            env.api_budget = Some(std::sync::Arc::new(built));
+        }
         Ok(Self {
             manifest,
             env,

@@ -30,6 +30,7 @@ pub struct HttpRequester {
     /// The authenticator.
     pub authenticator: Arc<dyn Authenticator>,
     error_handler: Arc<dyn ErrorHandler>,
+    api_budget: Option<Arc<super::ApiBudget>>,
     path: ManifestPath,
 }
 
@@ -67,6 +68,7 @@ impl HttpRequester {
             options: InterpolatedRequestOptions::from_node(node)?,
             authenticator,
             error_handler,
+            api_budget: node.env.api_budget.clone(),
             path: node.path.clone(),
         })
     }
@@ -218,7 +220,15 @@ impl HttpRequester {
         let mut retrier = error_handlers::Retrier::new(self.error_handler.as_ref());
         loop {
             retrier.start_attempt();
+            // Each attempt is a call against the budget, as the CDK's limiter session counts
+            // every request it sends.
+            if let Some(budget) = &self.api_budget {
+                budget.acquire(request);
+            }
             let outcome = client.send(request);
+            if let (Some(budget), Ok(response)) = (&self.api_budget, &outcome) {
+                budget.update_from_response(request, response);
+            }
             let resolution = self.error_handler.interpret(outcome.as_ref())?;
             match resolution.action {
                 ResponseAction::Success => return outcome,
