@@ -1,5 +1,5 @@
 //! Decoders: how a response body becomes the bodies records are extracted from (JSON, JSON
-//! lines, and the CDK's composite decoders: gzip, CSV).
+//! lines, lines of text, and the CDK's composite decoders: gzip, CSV, JSON items).
 
 use std::borrow::Cow;
 
@@ -30,6 +30,8 @@ pub enum Decoder {
     Xml,
     /// `ZipfileDecoder`: each file of a zip archive through a parser.
     Zipfile(Parser),
+    /// `IterableDecoder`: each line of the body as `{"record": line}`.
+    Iterable,
 }
 
 impl Decoder {
@@ -40,8 +42,11 @@ impl Decoder {
             Some(n) => match n.type_name() {
                 "JsonDecoder" | "" => Ok(Self::Json),
                 "JsonlDecoder" => Ok(Self::Jsonl),
-                "GzipDecoder" | "CsvDecoder" => Ok(Self::Composite(Parser::from_node(n)?)),
+                "GzipDecoder" | "CsvDecoder" | "JsonItemsDecoder" => {
+                    Ok(Self::Composite(Parser::from_node(n)?))
+                }
                 "XmlDecoder" => Ok(Self::Xml),
+                "IterableDecoder" => Ok(Self::Iterable),
                 "ZipfileDecoder" => {
                     let inner_path = n.child_path("decoder");
                     let inner = n.child("decoder", &inner_path)?.ok_or_else(|| {
@@ -63,6 +68,10 @@ impl Decoder {
     /// yields; a body its parser cannot read is an error. `XmlDecoder`: the document as
     /// `xmltodict` reads it (one `{}` when it is not XML). `ZipfileDecoder`: what the parser
     /// yields for each file of the archive, in order (not a zip archive is an error).
+    /// `IterableDecoder`: `{"record": line}` for each line of the body (empty lines inside it
+    /// included, as `requests`' `iter_lines`); a body that is not UTF-8 is an error.
+    /// `JsonItemsDecoder`: the elements of the list at its `items_path` (none when the path is
+    /// not there); a body that is not JSON is an error.
     pub fn decode(&self, response: &HttpResponse) -> Result<Vec<Value>> {
         Ok(match self {
             Self::Json => self
@@ -86,6 +95,14 @@ impl Decoder {
                     vec![Value::Object(Map::new())]
                 }
             },
+            Self::Iterable => parsers::text_lines(&response.body)
+                .map_err(|message| EngineError::Decode {
+                    url: response.url.clone(),
+                    message,
+                })?
+                .into_iter()
+                .map(|line| serde_json::json!({ "record": line }))
+                .collect(),
             Self::Zipfile(parser) => {
                 parsers::unzip(&response.body, parser).map_err(|message| EngineError::Decode {
                     url: response.url.clone(),
@@ -157,5 +174,55 @@ mod tests {
             vec![json!({"a": 1}), json!({"a": 2})]
         );
         assert!(decode(Decoder::Jsonl, "").is_empty());
+    }
+
+    #[test]
+    fn iterable_gives_each_line_as_a_record() {
+        assert_eq!(
+            decode(Decoder::Iterable, "a,b\r\n\nc\rd\n"),
+            vec![
+                json!({"record": "a,b"}),
+                json!({"record": ""}),
+                json!({"record": "c"}),
+                json!({"record": "d"})
+            ]
+        );
+        assert!(decode(Decoder::Iterable, "").is_empty());
+        let bad = HttpResponse::new(200, vec![], vec![0xff, b'\n'], "http://x".into());
+        assert!(Decoder::Iterable.decode(&bad).is_err());
+    }
+
+    fn json_items(items_path: &str) -> Decoder {
+        let env = crate::factory::BuildEnv::default();
+        let path = crate::error::ManifestPath::root().key("decoder");
+        let value = json!({"type": "JsonItemsDecoder", "items_path": items_path});
+        Decoder::from_node(Some(Node::new(&value, &path, &env).unwrap())).unwrap()
+    }
+
+    #[test]
+    fn json_items_as_ijson() {
+        let body =
+            r#"{"data": {"users": [{"id": 1}, {"id": 2}], "pages": [[1, 2], [3]]}, "n": 1.5}"#;
+        assert_eq!(
+            decode(json_items("data.users"), body),
+            vec![json!({"id": 1}), json!({"id": 2})]
+        );
+        // `item` also steps into each element of a list on the way.
+        assert_eq!(
+            decode(json_items("data.pages.item"), body),
+            vec![json!(1), json!(2), json!(3)]
+        );
+        assert!(decode(json_items("data.missing"), body).is_empty());
+        assert!(decode(json_items("n"), body).is_empty());
+        let bad = HttpResponse::new(200, vec![], b"<html>".to_vec(), "http://x".into());
+        assert!(json_items("data").decode(&bad).is_err());
+        let env = crate::factory::BuildEnv::default();
+        let path = crate::error::ManifestPath::root().key("decoder");
+        let value = json!({"type": "JsonItemsDecoder", "items_path": ""});
+        let error = Decoder::from_node(Some(Node::new(&value, &path, &env).unwrap())).unwrap_err();
+        assert!(
+            error.to_string().contains("non-empty items_path"),
+            "{error}"
+        );
     }
 }

@@ -22,6 +22,12 @@ pub enum Parser {
         /// Values that become null.
         set_values_to_none: Vec<String>,
     },
+    /// `JsonItemsParser` (`JsonItemsDecoder`): the elements of the array at `items_path`, a
+    /// dotted path in `ijson`'s syntax.
+    JsonItems {
+        /// The path's segments, with ijson's final `item` (an array's elements) appended.
+        prefix: Vec<String>,
+    },
     /// `GzipParser`: gunzips the data when it starts with gzip's magic bytes (else passes it
     /// on as it is) to the inner parser.
     Gzip(Box<Parser>),
@@ -58,6 +64,26 @@ impl Parser {
                         .unwrap_or_default(),
                 })
             }
+            "JsonItemsDecoder" => {
+                let items_path = node.opt_str("items_path")?.unwrap_or_default();
+                if items_path.is_empty() {
+                    return Err(node.error(
+                        "items_path",
+                        "JsonItemsDecoder requires a non-empty items_path (the dotted path of the records' array, such as data.users)",
+                    ));
+                }
+                if let Some(encoding) = node.opt_str("encoding")?
+                    && !is_utf8(&encoding)
+                {
+                    return Err(node.error(
+                        "encoding",
+                        format!("the native engine reads JSON as UTF-8 only, found {encoding:?}; run this manifest with the Python CDK instead (`--use-python`)"),
+                    ));
+                }
+                let mut prefix: Vec<String> = items_path.split('.').map(str::to_string).collect();
+                prefix.push("item".into());
+                Ok(Self::JsonItems { prefix })
+            }
             "GzipDecoder" => {
                 let inner_path = node.child_path("decoder");
                 let inner = node
@@ -78,6 +104,13 @@ impl Parser {
                 Err(e) => Err(format!("Response JSON data failed to be parsed: {e}")),
             },
             Self::JsonLine => Ok(json_lines(data, "")),
+            Self::JsonItems { prefix } => {
+                let document = serde_json::from_slice::<Value>(data)
+                    .map_err(|e| format!("Response JSON data failed to be parsed: {e}"))?;
+                let mut out = Vec::new();
+                json_items(document, prefix, &mut out);
+                Ok(out)
+            }
             Self::Csv {
                 delimiter,
                 set_values_to_none,
@@ -121,6 +154,52 @@ pub(super) fn unzip(data: &[u8], parser: &Parser) -> std::result::Result<Vec<Val
         );
     }
     Ok(out)
+}
+
+/// The values of `value` at the ijson `prefix`: a segment names a mapping's member, and
+/// `item` also each element of a list (so `data.users` + `item` gives the elements of the list
+/// at `data.users`, and nothing when there is none).
+fn json_items(value: Value, prefix: &[String], out: &mut Vec<Value>) {
+    let Some((segment, rest)) = prefix.split_first() else {
+        out.push(value);
+        return;
+    };
+    match value {
+        Value::Array(items) if segment == "item" => {
+            for item in items {
+                json_items(item, rest, out);
+            }
+        }
+        Value::Object(mut members) => {
+            if let Some(member) = members.remove(segment.as_str()) {
+                json_items(member, rest, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Each line of `data` as text, split as Python's `bytes.splitlines` (what `requests`'
+/// `iter_lines` gives the CDK's `IterableDecoder`).
+pub(super) fn text_lines(data: &[u8]) -> std::result::Result<Vec<String>, String> {
+    let text =
+        std::str::from_utf8(data).map_err(|e| format!("the response is not UTF-8 text: {e}"))?;
+    let mut lines = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        match rest.find(['\n', '\r']) {
+            None => {
+                lines.push(rest.to_string());
+                break;
+            }
+            Some(i) => {
+                lines.push(rest[..i].to_string());
+                let skip = if rest[i..].starts_with("\r\n") { 2 } else { 1 };
+                rest = &rest[i + skip..];
+            }
+        }
+    }
+    Ok(lines)
 }
 
 /// Each line of `data` that is JSON (others are skipped with a warning, as the CDK does).
