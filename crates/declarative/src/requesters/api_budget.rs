@@ -114,19 +114,12 @@ impl ApiBudget {
             "HTTPAPIBudget" | "" => {}
             _ => return Err(node.unsupported()),
         }
-        let policies_path = node.child_path("policies");
-        let Some(items) = node.opt_array("policies")? else {
+        let Some(policies) = each(&node, "policies", Policy::from_node)? else {
             return Err(node.error(
                 "policies",
                 "HTTPAPIBudget requires `policies`, a list of call rate policies",
             ));
         };
-        let paths: Vec<_> = (0..items.len()).map(|i| policies_path.index(i)).collect();
-        let policies = items
-            .iter()
-            .zip(&paths)
-            .map(|(item, path)| Policy::from_node(node.node(item, path)?))
-            .collect::<Result<Vec<_>>>()?;
         let rate_limit_statuses = match node.get("status_codes_for_ratelimit_hit") {
             None => vec![429],
             Some(Value::Array(codes)) => codes
@@ -257,18 +250,7 @@ fn instant_of_epoch(epoch: i64, now: Instant) -> Instant {
 
 impl Policy {
     fn from_node(node: Node<'_>) -> Result<Self> {
-        let matchers_path = node.child_path("matchers");
-        let matchers = match node.opt_array("matchers")? {
-            None => Vec::new(),
-            Some(items) => {
-                let paths: Vec<_> = (0..items.len()).map(|i| matchers_path.index(i)).collect();
-                items
-                    .iter()
-                    .zip(&paths)
-                    .map(|(item, path)| RequestMatcher::from_node(node.node(item, path)?))
-                    .collect::<Result<Vec<_>>>()?
-            }
-        };
+        let matchers = each(&node, "matchers", RequestMatcher::from_node)?.unwrap_or_default();
         let limit = match node.type_name() {
             "UnlimitedCallRatePolicy" => Limit::Unlimited,
             "FixedWindowCallRatePolicy" => {
@@ -282,22 +264,16 @@ impl Policy {
                 }))
             }
             "MovingWindowCallRatePolicy" => {
-                let rates_path = node.child_path("rates");
-                let Some(items) = node.opt_array("rates")?.filter(|r| !r.is_empty()) else {
-                    return Err(node.error(
+                let rates = each(&node, "rates", |rate| {
+                    Ok((whole_number(&rate, "limit")?, duration(&rate, "interval")?))
+                })?
+                .filter(|r| !r.is_empty())
+                .ok_or_else(|| {
+                    node.error(
                         "rates",
                         "MovingWindowCallRatePolicy requires `rates`, a list of at least one Rate",
-                    ));
-                };
-                let paths: Vec<_> = (0..items.len()).map(|i| rates_path.index(i)).collect();
-                let rates = items
-                    .iter()
-                    .zip(&paths)
-                    .map(|(item, path)| {
-                        let rate = node.node(item, path)?;
-                        Ok((whole_number(&rate, "limit")?, duration(&rate, "interval")?))
-                    })
-                    .collect::<Result<Vec<_>>>()?;
+                    )
+                })?;
                 Limit::Moving(Mutex::new(MovingWindow {
                     rates,
                     calls: VecDeque::new(),
@@ -314,7 +290,7 @@ impl Policy {
             for (i, matcher) in matchers.iter().enumerate() {
                 if let Some(weight) = matcher.weight.filter(|w| *w > lowest) {
                     return Err(EngineError::manifest(
-                        &matchers_path.index(i).key("weight"),
+                        &node.child_path("matchers").index(i).key("weight"),
                         format!(
                             "a request's weight ({weight}) cannot exceed the policy's lowest call limit ({lowest}): such a request could never be sent"
                         ),
@@ -523,6 +499,27 @@ impl RequestMatcher {
         });
         params_match && headers_match
     }
+}
+
+/// Each component of the list `key`, built at its place; `None` when there is no such list.
+fn each<T>(
+    node: &Node<'_>,
+    key: &str,
+    build: impl Fn(Node<'_>) -> Result<T>,
+) -> Result<Option<Vec<T>>> {
+    let Some(items) = node.opt_array(key)? else {
+        return Ok(None);
+    };
+    let list_path = node.child_path(key);
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let path = list_path.index(i);
+            build(node.node(item, &path)?)
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
 }
 
 /// A mapping's entries as `str()` pairs (names lower-cased for headers).
