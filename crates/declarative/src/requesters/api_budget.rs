@@ -353,12 +353,7 @@ impl MovingWindow {
         }
         let mut wait = Duration::ZERO;
         for &(limit, interval) in &self.rates {
-            let in_window: u64 = self
-                .calls
-                .iter()
-                .filter(|(at, _)| now.duration_since(*at) < interval)
-                .map(|(_, w)| w)
-                .sum();
+            let in_window = self.used_in(interval, now);
             if in_window + weight <= limit {
                 continue;
             }
@@ -383,17 +378,21 @@ impl MovingWindow {
         None
     }
 
+    /// The calls of the last `interval` before `now`.
+    fn used_in(&self, interval: Duration, now: Instant) -> u64 {
+        self.calls
+            .iter()
+            .filter(|(at, _)| now.duration_since(*at) < interval)
+            .map(|(_, w)| w)
+            .sum()
+    }
+
     /// The API has no call left: the first rate's window counts as full from `now`.
     fn fill(&mut self, now: Instant) {
         let Some(&(limit, interval)) = self.rates.first() else {
             return;
         };
-        let in_window: u64 = self
-            .calls
-            .iter()
-            .filter(|(at, _)| now.duration_since(*at) < interval)
-            .map(|(_, w)| w)
-            .sum();
+        let in_window = self.used_in(interval, now);
         if in_window < limit {
             self.calls.push_back((now, limit - in_window));
         }
